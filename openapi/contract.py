@@ -1,0 +1,182 @@
+"""The contract at run time: the OpenAPI document, its operations, and
+validation of JSON bodies (JSON Schema) and XML bodies (XSD) per profile.
+
+Profiles: "lenient" (the published document: undocumented extras allowed) and
+"strict" (every undocumented property or element is a violation). The strict
+JSON schemas are derived mechanically (additionalProperties: false on every
+object with documented properties); lenient XML validation prunes the elements
+the XSD does not declare before validating against it.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+import yaml
+from lxml import etree
+
+from capmock.openapi.codec import parse_xml
+
+SPEC_NAME = "capillary-customer-v1.1.yaml"
+PROFILES = ("lenient", "strict")
+ROLES = ("request", "response")
+XS = "{http://www.w3.org/2001/XMLSchema}"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of the document, with the facts capmock relies on."""
+
+    id: str
+    method: str
+    path: str
+    section: str
+    batch: bool
+    identifiers: tuple[str, ...]
+    item: tuple[str, ...]
+    xsd: dict[str, str]
+    codes: tuple[int, ...]
+    body_schemas: dict[str, str]  # role -> component schema name of the JSON body
+
+
+def package_text(name: str) -> str:
+    return resources.files("capmock.openapi").joinpath(name).read_text("utf-8")
+
+
+@cache
+def spec() -> dict[str, Any]:
+    """The OpenAPI document as published (lenient profile)."""
+    return yaml.safe_load(package_text(SPEC_NAME))
+
+
+def _body_schema(media: dict[str, Any]) -> str:
+    return media["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+
+
+def _operation(path: str, method: str, op: dict[str, Any]) -> Operation:
+    bodies = {"response": _body_schema(op["responses"]["200"]["content"])}
+    if "requestBody" in op:
+        bodies["request"] = _body_schema(op["requestBody"]["content"])
+    return Operation(
+        id=op["operationId"],
+        method=method.upper(),
+        path=path,
+        section=op["x-capmock-section"],
+        batch=op["x-capmock-batch"],
+        identifiers=tuple(op["x-capmock-identifiers"]),
+        item=tuple(op["x-capmock-item"]),
+        xsd=op["x-capmock-xsd"],
+        codes=tuple(op["x-capmock-codes"]),
+        body_schemas=bodies,
+    )
+
+
+@cache
+def operations() -> dict[str, Operation]:
+    """Every operation by operationId, in document order."""
+    out = {}
+    for path, item in spec()["paths"].items():
+        for method, op in item.items():
+            operation = _operation(path, method, op)
+            out[operation.id] = operation
+    return out
+
+
+def to_json_schema(node: Any, strict: bool) -> Any:
+    """OpenAPI 3.0 schema -> JSON Schema: nullable becomes a null type."""
+    if isinstance(node, list):
+        return [to_json_schema(n, strict) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: to_json_schema(v, strict) for k, v in node.items() if k not in ("xml", "example")}
+    if out.pop("nullable", False) and "type" in out:
+        out["type"] = [out["type"], "null"]
+    if strict and "properties" in out:
+        out["additionalProperties"] = False
+    return out
+
+
+@cache
+def _components(profile: str) -> dict[str, Any]:
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
+    schemas = copy.deepcopy(spec()["components"]["schemas"])
+    return {"schemas": to_json_schema(schemas, profile == "strict")}
+
+
+@cache
+def json_validator(schema_name: str, profile: str = "lenient") -> jsonschema.Validator:
+    """A validator for one component schema (e.g. "GetResponseBody")."""
+    root = {"components": _components(profile), "$ref": f"#/components/schemas/{schema_name}"}
+    return jsonschema.Draft7Validator(root)
+
+
+def json_errors(operation: str, role: str, data: Any, profile: str = "lenient") -> list[str]:
+    """Violations of a JSON body against its operation's schema, one line each."""
+    name = operations()[operation].body_schemas[role]
+    validator = json_validator(name, profile)
+    return [_describe(e) for e in sorted(validator.iter_errors(data), key=_error_key)]
+
+
+def _error_key(error: jsonschema.ValidationError) -> str:
+    return "/".join(str(p) for p in error.absolute_path)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    best = jsonschema.exceptions.best_match([error, *(error.context or [])])
+    where = "/" + "/".join(str(p) for p in best.absolute_path)
+    return f"{where}: {best.message}"
+
+
+@cache
+def xml_schema(operation: str, role: str) -> etree.XMLSchema:
+    path = operations()[operation].xsd[role]
+    return etree.XMLSchema(etree.fromstring(package_text(path).encode("utf-8")))
+
+
+@cache
+def declared_children(operation: str, role: str) -> dict[str, dict[str, str]]:
+    """complexType name -> {child element name: type name}, from the XSD."""
+    path = operations()[operation].xsd[role]
+    tree = etree.fromstring(package_text(path).encode("utf-8"))
+    out: dict[str, dict[str, str]] = {}
+    for ctype in tree.iter(f"{XS}complexType"):
+        out[ctype.get("name")] = {e.get("name"): e.get("type") for e in ctype.iter(f"{XS}element")}
+    root = tree.find(f"{XS}element")
+    out[""] = {root.get("name"): root.get("type")}
+    return out
+
+
+def prune_unknown(element: etree._Element, type_name: str, types: dict) -> None:
+    """Remove the child elements that `type_name` does not declare, recursively."""
+    children = types.get(type_name)
+    if children is None:
+        return
+    for child in list(element):
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag not in children:
+            element.remove(child)
+        else:
+            prune_unknown(child, children[child.tag], types)
+
+
+def xml_errors(
+    operation: str, role: str, body: bytes | etree._Element, profile: str = "lenient"
+) -> list[str]:
+    """Violations of an XML body against its operation's XSD, one line each."""
+    root = copy.deepcopy(body) if isinstance(body, etree._Element) else parse_xml(body)
+    if profile == "lenient":
+        types = declared_children(operation, role)
+        root_type = types[""].get(root.tag)
+        if root_type:
+            prune_unknown(root, root_type, types)
+    schema = xml_schema(operation, role)
+    if schema.validate(root):
+        return []
+    return [f"line {e.line}: {e.message}" for e in schema.error_log]
