@@ -120,17 +120,27 @@ def json_errors(operation: str, role: str, data: Any, profile: str = "lenient") 
     """Violations of a JSON body against its operation's schema, one line each."""
     name = operations()[operation].body_schemas[role]
     validator = json_validator(name, profile)
-    return [_describe(e) for e in sorted(validator.iter_errors(data), key=_error_key)]
+    return [describe(e) for e in sorted(validator.iter_errors(data), key=_error_key)]
 
 
 def _error_key(error: jsonschema.ValidationError) -> str:
     return "/".join(str(p) for p in error.absolute_path)
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
-    best = jsonschema.exceptions.best_match([error, *(error.context or [])])
+def deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """The most specific cause of an error: inside anyOf (one-or-many, empty
+    forms), the alternative that got furthest into the data explains it best."""
+    if not error.context:
+        return error
+    causes = [deepest(e) for e in error.context]
+    return max(causes, key=lambda e: (len(e.absolute_path), e.validator != "type"))
+
+
+def describe(error: jsonschema.ValidationError) -> str:
+    best = deepest(error)
     where = "/" + "/".join(str(p) for p in best.absolute_path)
-    return f"{where}: {best.message}"
+    message = best.message if len(best.message) <= 160 else best.message[:157] + "..."
+    return f"{where}: {message}"
 
 
 @cache

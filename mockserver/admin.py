@@ -1,0 +1,75 @@
+"""Admin endpoints under the reserved prefix /__capmock/: health, the request
+journal, and the contract (OpenAPI document, code table, XSDs, reference page)
+at stable URLs."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+
+from capmock.mockserver.reference import CONTENT_TYPE as HTML
+from capmock.mockserver.reference import reference_html
+from capmock.openapi import contract
+
+PREFIX = "/__capmock"
+JSON = "application/json; charset=utf-8"
+YAML = "application/yaml; charset=utf-8"
+blueprint = Blueprint("capmock_admin", __name__)
+
+
+def mock() -> Any:
+    return current_app.extensions["capmock"]
+
+
+def as_json(data: Any, status: int = 200) -> Response:
+    return Response(json.dumps(data, ensure_ascii=False), status=status, content_type=JSON)
+
+
+def package_file(name: str) -> bytes:
+    return resources.files("capmock.openapi").joinpath(name).read_bytes()
+
+
+@blueprint.get("/health")
+def health() -> Response:
+    return as_json({"status": "ok", "mode": mock().settings.mode,
+                    "operations": len(contract.operations())})
+
+
+@blueprint.route("/journal", methods=["GET", "DELETE"])
+def journal() -> Response:
+    if request.method == "DELETE":
+        return as_json({"cleared": mock().journal.clear()})
+    return as_json(mock().journal.entries())
+
+
+@blueprint.get("/openapi.yaml")
+def spec_yaml() -> Response:
+    return Response(package_file(contract.SPEC_NAME), content_type=YAML)
+
+
+@blueprint.get("/openapi.json")
+def spec_json() -> Response:
+    return as_json(contract.spec())
+
+
+@blueprint.get("/codes.yaml")
+def code_table() -> Response:
+    return Response(package_file("codes.yaml"), content_type=YAML)
+
+
+@blueprint.get("/xsd/<name>")
+def xsd(name: str) -> Response:
+    known = {path.rsplit("/", 1)[1] for op in contract.operations().values()
+             for path in op.xsd.values()}
+    if name not in known:
+        return as_json({"error": f"no XSD named {name}"}, status=404)
+    return Response(package_file(f"xsd/{name}"), content_type="application/xml; charset=utf-8")
+
+
+@blueprint.get("/docs")
+def docs() -> Response:
+    """The API reference page; it renders offline from openapi.json."""
+    return Response(reference_html(), content_type=HTML)

@@ -1,0 +1,48 @@
+"""HTTP Basic as the platform checks it (FACTS, Authentication): the username
+is a till code and the password travels as the lowercase hex MD5 of the real
+password: `Authorization: Basic base64(till ":" md5hex(password))`."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+
+from capmock.mockserver.errors import Rejection
+from capmock.mockserver.http import MockRequest
+
+UNAUTHORIZED = 401
+
+
+def expected_header(credentials: str) -> str:
+    """The Authorization header a client must send for "TILL:PASSWORD"."""
+    till, _, password = credentials.partition(":")
+    digest = hashlib.md5(password.encode("utf-8")).hexdigest()
+    token = base64.b64encode(f"{till}:{digest}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+def sent_credentials(header: str) -> tuple[str, str] | None:
+    """(till, md5hex) from an Authorization header, None if it is not valid Basic."""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        till, sep, digest = base64.b64decode(token.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (till, digest) if sep else None
+
+
+def authenticate(request: MockRequest, credentials: str | None) -> None:
+    """Pass, or reject with request-level 401 in the envelope."""
+    if credentials is None:
+        return
+    sent = sent_credentials(request.header("authorization"))
+    if sent is None:
+        raise Rejection(UNAUTHORIZED, "send Authorization: Basic base64(till:md5(password))")
+    expected = sent_credentials(expected_header(credentials))
+    if not (hmac.compare_digest(sent[0], expected[0])
+            and hmac.compare_digest(sent[1].lower(), expected[1])):
+        raise Rejection(UNAUTHORIZED, f"till {sent[0]!r}: wrong till code or password")

@@ -1,0 +1,20 @@
+"""How the pipeline stops early: a Rejection carries the documented answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Rejection(Exception):
+    """Stop the pipeline and answer with a request-level code (FACTS table).
+
+    `detail` names what was wrong (a parameter, a field, a header) and is
+    appended to the documented message, so a client sees both.
+    """
+
+    def __init__(self, request_code: int, detail: str | None = None,
+                 body: dict[str, Any] | None = None) -> None:
+        super().__init__(detail or str(request_code))
+        self.request_code = request_code
+        self.detail = detail
+        self.body = body  # a prepared body (item-level failures), else the envelope

@@ -1,0 +1,109 @@
+"""The mock's pipeline: one function from a MockRequest to a MockResponse.
+
+    route -> negotiate -> authenticate -> validate -> choose (replay or forced
+    code) -> render JSON or XML -> apply the HTTP status policy
+
+Each stage is a module with one job and plain values in and out; a stage
+that must stop raises a Rejection, which is rendered in the Capillary
+envelope in the negotiated format (never a stack trace).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from capmock.mockserver import auth, negotiation, replay, validation
+from capmock.mockserver.errors import Rejection
+from capmock.mockserver.http import MockRequest, MockResponse
+from capmock.mockserver.routing import route
+from capmock.mockserver.rules import code_for
+from capmock.mockserver.settings import Settings
+from capmock.openapi import envelope
+from capmock.openapi.codec import data_to_json, data_to_xml
+from capmock.openapi.contract import Operation
+
+BAD_REQUEST = 400
+OK = 200
+
+
+def render(data: dict[str, Any], fmt: str) -> bytes:
+    return data_to_json(data) if fmt == "json" else data_to_xml(data)
+
+
+def respond(body: bytes, fmt: str, request_code: int, settings: Settings,
+            op: Operation | None) -> MockResponse:
+    """Apply the HTTP status policy: mirror the request-level code, or always 200."""
+    status = OK if settings.http_status == "always-200" else request_code
+    return MockResponse(status, body, negotiation.MEDIA[fmt], operation=op.id if op else None,
+                        request_code=request_code)
+
+
+def rejected(rejection: Rejection, fmt: str, settings: Settings,
+             op: Operation | None) -> MockResponse:
+    body = rejection.body or envelope.request_error(rejection.request_code)
+    if rejection.detail and rejection.body is None:
+        status = body["response"]["status"]
+        status["message"] = f"{status['message']}: {rejection.detail}"
+    return respond(render(body, fmt), fmt, rejection.request_code, settings, op)
+
+
+def handle(request: MockRequest, settings: Settings) -> MockResponse:
+    """Answer one request; every failure is a documented envelope."""
+    fmt, op = settings.default_format, None
+    try:
+        fmt = negotiation.response_format(request, settings.default_format)
+        auth.authenticate(request, settings.auth)
+        op = route(request.method, request.path)
+        return answer(op, request, fmt, settings)
+    except Rejection as rejection:
+        return rejected(rejection, fmt, settings, op)
+
+
+def answer(op: Operation, request: MockRequest, fmt: str, settings: Settings) -> MockResponse:
+    want = replay.choice(request)
+    request_items = check(op, request, settings)
+    if want.code is not None:
+        data = replay.forced(op, want, request_items)
+        return respond(render(data, fmt), fmt, int(data["response"]["status"]["code"]),
+                       settings, op)
+    return respond(replay.documented(op, want.example, fmt), fmt, OK, settings, op)
+
+
+def check(op: Operation, request: MockRequest, settings: Settings) -> list[dict[str, Any]]:
+    """Validate; return the body's items (for echoing identifiers) or reject."""
+    problems = validation.query_problems(op, request, settings.batch_limit)
+    items = query_items(op, request)
+    if op.method == "POST":
+        fmt = negotiation.body_format(request)
+        data, xml_root = validation.parse_body(request.body, fmt, settings.max_depth)
+        items = [i for i in validation.items_of(data)[1] if isinstance(i, dict)]
+        problems += validation.body_problems(op, data, xml_root, settings.batch_limit)
+    if problems:
+        reject(op, problems, items)
+    return items
+
+
+def query_items(op: Operation, request: MockRequest) -> list[dict[str, Any]]:
+    """One item per identifier value of a GET (mobile=a,b -> two customers)."""
+    items = []
+    for name, value in validation.identifier_values(op, request).items():
+        items.extend({name: v} for v in value.split(",") if v)
+    return items
+
+
+def reject(op: Operation, problems: list[validation.Problem], items: list[dict]) -> None:
+    """Turn problems into the documented answer: item-level codes where the
+    document has one (rules.yaml), else request-level 400 naming the field."""
+    failures: dict[int, dict[str, str]] = {}
+    for problem in problems:
+        code = code_for(op.id, problem.kind, problem.field)
+        if code is None:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise Rejection(BAD_REQUEST, problem.message + more)
+        failures.setdefault(problem.item or 0, envelope.item_status(op.id, code))
+    if any(p.item is None for p in problems):
+        failures = dict.fromkeys(range(max(len(items), 1)), next(iter(failures.values())))
+    sample = replay.get_items(replay.sample_data(op.id, "default"), op.item)
+    body = replay.with_failures(op, sample[: max(len(items), 1)], failures, items)
+    raise Rejection(int(body["response"]["status"]["code"]), body=body)
+

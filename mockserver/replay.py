@@ -1,0 +1,153 @@
+"""Replay: answer with a documented sample, or with a documented code.
+
+`Prefer: example=NAME` picks another documented example; `Prefer: code=NNNN`
+forces a code of the code table that applies to the operation (with
+`item=N` only item N of a batch fails: request-level 201). Query parameters
+`__example`, `__code`, `__item`, `__delay` do the same for clients that
+cannot set headers.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from capmock import fixtures
+from capmock.mockserver.errors import Rejection
+from capmock.mockserver.http import MockRequest
+from capmock.openapi import codes, envelope
+from capmock.openapi.contract import Operation
+
+BAD_REQUEST = 400
+PREFER_KEYS = ("example", "code", "item", "delay")
+MAX_DELAY_MS = 60_000
+IDENTIFIERS = ("mobile", "email", "external_id", "user_id")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the client asked the mock for."""
+
+    example: str = "default"
+    code: int | None = None
+    item: int | None = None  # 1-based
+    delay_ms: int | None = None
+
+
+def prefer_pairs(request: MockRequest) -> dict[str, str]:
+    """key=value pairs of the Prefer header(s) and of the __ query parameters."""
+    pairs = {}
+    for token in re.split(r"[,;]", request.header("prefer")):
+        key, sep, value = token.strip().partition("=")
+        if sep and key.strip().lower() in PREFER_KEYS:
+            pairs[key.strip().lower()] = value.strip().strip('"')
+    for name, value in request.query:
+        if name.startswith("__") and name[2:] in PREFER_KEYS:
+            pairs[name[2:]] = value
+    return pairs
+
+
+def as_int(pairs: dict[str, str], key: str, low: int, high: int) -> int | None:
+    if key not in pairs:
+        return None
+    value = pairs[key]
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise Rejection(BAD_REQUEST, f"Prefer {key}={value!r}: expected a number {low}-{high}")
+    return int(value)
+
+
+def choice(request: MockRequest) -> Choice:
+    pairs = prefer_pairs(request)
+    return Choice(
+        example=pairs.get("example", "default"),
+        code=as_int(pairs, "code", 100, 9999),
+        item=as_int(pairs, "item", 1, 10_000),
+        delay_ms=as_int(pairs, "delay", 0, MAX_DELAY_MS),
+    )
+
+
+@cache
+def sample_bytes(operation: str, example: str, fmt: str) -> bytes | None:
+    sample = fixtures.find(operation, example, "response", fmt)
+    return sample.read_bytes() if sample else None
+
+
+@cache
+def sample_data(operation: str, example: str) -> dict[str, Any]:
+    return json.loads(sample_bytes(operation, example, "json"))
+
+
+@cache
+def examples(operation: str) -> tuple[str, ...]:
+    names = dict.fromkeys(s.example for s in fixtures.samples_for(operation)
+                          if s.role == "response")
+    return tuple(names)
+
+
+def documented(op: Operation, example: str, fmt: str) -> bytes:
+    """The bytes of a documented response sample, or 400 naming the examples."""
+    body = sample_bytes(op.id, example, fmt)
+    if body is None:
+        raise Rejection(BAD_REQUEST, f"{op.id} has no example {example!r}; documented: "
+                                     f"{', '.join(examples(op.id))}")
+    return body
+
+
+def get_items(data: dict[str, Any], path: tuple[str, ...]) -> list[dict[str, Any]]:
+    node: Any = data["response"]
+    for key in path:
+        node = node.get(key, {}) if isinstance(node, dict) else {}
+    return node if isinstance(node, list) else [node] if isinstance(node, dict) else []
+
+
+def applicable_code(op: Operation, code: int) -> codes.ItemCode:
+    """The code table entry for a forced item code, or 400 listing the applicable ones."""
+    try:
+        entry = codes.item_code(op.id, code)
+    except KeyError:
+        entry = None
+    if entry is None or "per-referral" in entry.marks:
+        listed = ", ".join(str(c) for c in op.codes if c != code)
+        raise Rejection(BAD_REQUEST, f"code {code} does not apply to {op.id}'s item_status; "
+                                     f"applicable: {listed}") from None
+    return entry
+
+
+def echo(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k in IDENTIFIERS and isinstance(v, str) and v}
+
+
+def forced(op: Operation, want: Choice, request_items: list[dict[str, Any]]) -> dict:
+    """The body for a forced code (item-level) as data."""
+    if want.code in codes.request_codes() and want.code >= BAD_REQUEST and want.code != 500:
+        raise Rejection(want.code, "forced by Prefer: code")
+    entry = applicable_code(op, want.code)
+    items = copy.deepcopy(get_items(sample_data(op.id, want.example), op.item))
+    status = envelope.item_status(op.id, want.code)
+    if entry.kind == "success":
+        for item in items:
+            item["item_status"] = status
+        return envelope.item_body(list(op.item), items, 200)
+    count = max(len(items), len(request_items), 1)
+    if want.item is not None and want.item > count:
+        raise Rejection(BAD_REQUEST, f"item={want.item}: the request has {count} item(s)")
+    failing = range(count) if want.item is None else [want.item - 1]
+    return with_failures(op, items, dict.fromkeys(failing, status), request_items)
+
+
+def with_failures(op: Operation, items: list[dict], failures: dict[int, dict],
+                  request_items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Replace the failing items by their identifiers and item_status: 201 if
+    some items still succeed, 500 if none does (FACTS, request-level table)."""
+    items = list(items) or [{}]
+    while len(items) < len(request_items):
+        items.append(copy.deepcopy(items[-1]))
+    for index, status in failures.items():
+        source = request_items[index] if index < len(request_items) else {}
+        items[index] = {**echo(source), "item_status": status}  # echo what was sent
+    code = 500 if len(failures) == len(items) else 201
+    return envelope.item_body(list(op.item), items, code)

@@ -1,0 +1,29 @@
+"""The documented code for a validation failure, from rules.yaml."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from capmock.openapi import codes
+
+
+@cache
+def rules() -> dict[str, Any]:
+    text = resources.files("capmock.mockserver").joinpath("rules.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def code_for(operation: str, kind: str, field: str | None = None) -> int | None:
+    """The first candidate code of the rule that applies to the operation."""
+    entry = rules().get(kind)
+    candidates = entry.get(field, []) if isinstance(entry, dict) else entry or []
+    applicable = codes.codes_for(operation)
+    return next((c for c in candidates if c in applicable), None)
+
+
+def empty_fields() -> tuple[str, ...]:
+    return tuple(rules()["empty_field"])

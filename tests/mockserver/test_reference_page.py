@@ -1,0 +1,129 @@
+"""The API reference page (/__capmock/docs) renders every operation in a real
+browser, and loads nothing from the network but openapi.json next to it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask, Response
+from lxml import html
+from werkzeug.serving import make_server
+
+from capmock.mockserver.reference import reference_html
+from capmock.openapi import contract
+
+REPO = Path(__file__).resolve().parents[2]
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def _operations() -> dict[str, str]:
+    """operationId -> path, from the document."""
+    return {op["operationId"]: path
+            for path, item in contract.spec()["paths"].items()
+            for method, op in item.items() if method in METHODS}
+
+
+def _app() -> Flask:
+    app = Flask("capmock-reference-test")
+    spec = json.dumps(contract.spec())
+
+    @app.get("/__capmock/docs")
+    def docs() -> Response:
+        return Response(reference_html(), content_type="text/html; charset=utf-8")
+
+    @app.get("/__capmock/openapi.json")
+    def openapi() -> Response:
+        return Response(spec, content_type="application/json")
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, _app(), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    found = shutil.which("chromium")
+    if found:
+        return found
+    if os.geteuid() != 0:
+        pytest.skip("chromium is not installed and only root may install it (run .ci/browser)")
+    result = subprocess.run([str(REPO / ".ci" / "browser")], capture_output=True, text=True,
+                            timeout=900, check=False)
+    if result.returncode != 0:
+        pytest.fail(f".ci/browser could not install chromium:\n{result.stderr}")
+    return result.stdout.strip().splitlines()[-1]
+
+
+def _dump_dom(chromium: str, url: str, profile: Path) -> str:
+    result = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=5000",
+         "--dump-dom", url],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_browser_renders_every_operation(chromium: str, base_url: str, tmp_path: Path) -> None:
+    dom = _dump_dom(chromium, f"{base_url}/__capmock/docs", tmp_path / "profile")
+    page = html.fromstring(dom)
+    body = page.find("body")
+    operations = _operations()
+    assert len(operations) == 19
+    assert body.get("data-error") is None, body.get("data-error")
+    assert body.get("data-rendered") == "19"
+    assert 'data-rendered="19"' in dom
+    for operation_id, path in operations.items():
+        found = page.xpath("//section[@id=$id]", id=operation_id)
+        assert len(found) == 1, operation_id
+        section = found[0]
+        assert "operation" in section.get("class", "").split(), operation_id
+        assert path in section.xpath("string(.//h2)"), (operation_id, path)
+        # the table of contents links to it
+        assert page.xpath("//nav//a[@href=$href]", href=f"#{operation_id}"), operation_id
+    # examples are rendered as text: XML stays XML, not parsed into elements
+    customer_add = page.xpath("//section[@id='customer_add']")[0]
+    pres = [pre.text_content() for pre in customer_add.iter("pre")]
+    assert any(text.lstrip().startswith("<?xml") for text in pres)
+    assert any(text.lstrip().startswith("{") for text in pres)
+
+
+_EXTERNAL = re.compile(
+    r"""<script[^>]*\bsrc\s*=\s*["']?\s*(?:https?:)?//"""
+    r"""|<link[^>]*\bhref\s*=\s*["']?\s*(?:https?:)?//"""
+    r"""|@import\s+(?:url\()?\s*["']?\s*(?:https?:)?//"""
+    r"""|url\(\s*["']?\s*(?:https?:)?//"""
+    r"""|\bfetch\(\s*["'](?:https?:)?//""",
+    re.IGNORECASE,
+)
+
+
+def test_page_loads_nothing_from_the_network() -> None:
+    page = reference_html().decode("utf-8")
+    assert page.lstrip().lower().startswith("<!doctype html>")
+    assert not _EXTERNAL.findall(page)
+    # the document comes from a relative URL, so the page works under any prefix
+    assert 'fetch("openapi.json"' in page
+    assert reference_html() is reference_html()
