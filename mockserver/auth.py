@@ -6,21 +6,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 
 from capmock.mockserver.errors import Rejection
 from capmock.mockserver.http import MockRequest
+from capmock.openapi.platform_auth import basic_header
 
 UNAUTHORIZED = 401
 
 
 def expected_header(credentials: str) -> str:
     """The Authorization header a client must send for "TILL:PASSWORD"."""
-    till, _, password = credentials.partition(":")
-    digest = hashlib.md5(password.encode("utf-8")).hexdigest()
-    token = base64.b64encode(f"{till}:{digest}".encode()).decode("ascii")
-    return f"Basic {token}"
+    return basic_header(credentials)
 
 
 def sent_credentials(header: str) -> tuple[str, str] | None:

@@ -49,7 +49,8 @@ def rejected(rejection: Rejection, fmt: str, settings: Settings,
 
 def handle(request: MockRequest, settings: Settings) -> MockResponse:
     """Answer one request; every failure is a documented envelope."""
-    fmt, op = settings.default_format, None
+    fmt = negotiation.accept_format(request.header("accept")) or settings.default_format
+    op = None
     try:
         fmt = negotiation.response_format(request, settings.default_format)
         auth.authenticate(request, settings.auth)

@@ -19,7 +19,7 @@ from typing import Any
 from capmock import fixtures
 from capmock.mockserver.errors import Rejection
 from capmock.mockserver.http import MockRequest
-from capmock.openapi import codes, envelope
+from capmock.openapi import codes, contract, envelope
 from capmock.openapi.contract import Operation
 
 BAD_REQUEST = 400
@@ -117,8 +117,22 @@ def applicable_code(op: Operation, code: int) -> codes.ItemCode:
     return entry
 
 
+@cache
+def identifier_patterns() -> dict[str, re.Pattern[str]]:
+    """The response schema's pattern for each identifier (user_id is numeric)."""
+    schemas = contract.spec()["components"]["schemas"]
+    scalar = {"mobile": "mobile", "email": "email", "external_id": "external_id",
+              "user_id": "numeric"}
+    return {name: re.compile(schemas[s].get("pattern") or schemas[s]["anyOf"][0]["pattern"])
+            for name, s in scalar.items()}
+
+
 def echo(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in item.items() if k in IDENTIFIERS and isinstance(v, str) and v}
+    """The identifiers of a request item worth echoing: well-formed ones only, so
+    an answer about an invalid identifier stays a valid response."""
+    patterns = identifier_patterns()
+    return {k: v for k, v in item.items() if k in IDENTIFIERS and isinstance(v, str)
+            and v.isprintable() and patterns[k].search(v)}
 
 
 def forced(op: Operation, want: Choice, request_items: list[dict[str, Any]]) -> dict:

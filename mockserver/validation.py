@@ -228,7 +228,9 @@ def has_empty(node: Any, name: str) -> bool:
 
 def body_problems(op: contract.Operation, data: Any, xml_root: Any, limit: int) -> list:
     """Everything wrong with a parsed body."""
-    _, items = items_of(data)
+    key, items = items_of(data)
+    if key and not items:
+        return [Problem("invalid", f"/root/{key}", f"/root/{key}: at least one {key} is needed")]
     if len(items) > (limit if op.batch else 1):
         if not op.batch:
             return [Problem("invalid", "/root", f"{op.id} takes one item (no batch support)")]

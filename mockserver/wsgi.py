@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from capmock.mockserver import admin, replay
 from capmock.mockserver.errors import Rejection
@@ -26,7 +26,7 @@ from capmock.mockserver.pipeline import handle, rejected
 from capmock.mockserver.settings import Settings
 from capmock.openapi import contract
 
-METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]  # others: see create_app
 CACHE_SIZE = 4096
 CACHEABLE_BODY = 16_384
 JOURNAL_BODY = 4096
@@ -170,6 +170,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.add_url_rule("/<path:path>", "mock", view, methods=METHODS,
                      provide_automatic_options=False)
     app.register_error_handler(RequestEntityTooLarge, lambda _error: too_large(mock))
+    app.register_error_handler(MethodNotAllowed, lambda _error: mock_view(mock))
     app.register_error_handler(Exception, lambda error: unexpected(mock, error))
     app.extensions["capmock"] = mock
     return app

@@ -118,8 +118,12 @@ def json_validator(schema_name: str, profile: str = "lenient") -> jsonschema.Val
 
 def json_errors(operation: str, role: str, data: Any, profile: str = "lenient") -> list[str]:
     """Violations of a JSON body against its operation's schema, one line each."""
-    name = operations()[operation].body_schemas[role]
-    validator = json_validator(name, profile)
+    return json_errors_for(operations()[operation].body_schemas[role], data, profile)
+
+
+def json_errors_for(schema_name: str, data: Any, profile: str = "lenient") -> list[str]:
+    """Violations of data against one component schema, one line each."""
+    validator = json_validator(schema_name, profile)
     return [describe(e) for e in sorted(validator.iter_errors(data), key=_error_key)]
 
 

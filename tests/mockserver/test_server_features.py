@@ -141,3 +141,10 @@ def test_health_and_contract_urls() -> None:
     assert c.get("/__capmock/xsd/customer_get.response.xsd").data.startswith(b"<?xml")
     assert c.get("/__capmock/xsd/../../etc/passwd").status_code == 404
     assert c.get("/__capmock/docs").content_type == "text/html; charset=utf-8"
+
+
+@pytest.mark.parametrize("method", ["QUERY", "TRACE", "PROPFIND"])
+def test_any_other_method_is_405_in_the_envelope(method: str) -> None:
+    response = client().open("/v1.1/customer/get?format=xml", method=method)
+    assert response.status_code == 405
+    assert xml_to_data(response.data)["response"]["status"]["code"] == "405"

@@ -178,3 +178,22 @@ def test_a_bug_is_answered_407_in_the_envelope_not_a_stack_trace(monkeypatch) ->
     assert response.status_code == 407
     assert status_of(response)["code"] == "407"
     assert b"Traceback" not in response.data
+
+
+def test_empty_item_list_is_rejected(c) -> None:
+    assert_bad_request(c.post("/v1.1/customer/add", json={"root": {"customer": []}}),
+                       "at least one customer")
+
+
+def test_invalid_format_parameter_answers_in_the_accepted_format(c) -> None:
+    response = c.get("/v1.1/customer/get?mobile=44700900000&format=csv",
+                     headers={"Accept": "application/xml"})
+    assert response.content_type.startswith("application/xml")
+    assert_bad_request(response, "format")
+
+
+def test_malformed_identifiers_are_not_echoed(c) -> None:
+    response = c.get("/v1.1/customer/subscriptions?external_id=ok1,bad%17id&format=xml&__code=1109")
+    data = xml_to_data(response.data)
+    echoed = data["response"]["subscriptions"]["subscription"]
+    assert [s.get("external_id") for s in echoed] == ["ok1", None]
