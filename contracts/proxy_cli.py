@@ -1,0 +1,76 @@
+"""`capmock proxy`: the validation proxy (contracts/proxy.py) on granian.
+
+Served as `capmock serve` serves the mock: granian's worker processes build the
+app with `served_app`, which reads the settings that the command put in
+CAPMOCK_PROXY_SETTINGS. Each worker keeps its own list of recent violations.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+import click
+from flask import Flask
+
+from capmock.contracts.proxy import LOG, create_app
+from capmock.openapi.contract import PROFILES
+
+ENV = "CAPMOCK_PROXY_SETTINGS"
+THREADS = 32  # per worker, as `capmock serve`
+ACCESS_FORMAT = ('[%(time)s] %(addr)s "%(method)s %(path)s" %(query_string)s '
+                 "%(status)d %(dt_ms).3fms")
+LOG_FORMAT = "[%(asctime)s] %(name)s %(levelname)s %(message)s"
+
+
+def served_app() -> Flask:
+    """The app of one granian worker, from CAPMOCK_PROXY_SETTINGS; logs to stderr."""
+    settings: dict[str, Any] = json.loads(os.environ[ENV])
+    if not LOG.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        LOG.addHandler(handler)
+        LOG.setLevel(logging.INFO)
+    return create_app(**settings)
+
+
+def check_upstream(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """The upstream must be an http(s) URL."""
+    if not value.startswith(("http://", "https://")):
+        raise click.BadParameter("expected an http:// or https:// URL")
+    return value
+
+
+def run_granian(settings: dict[str, Any], host: str, port: int, workers: int) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    os.environ[ENV] = json.dumps(settings)
+    Granian(
+        "capmock.contracts.proxy_cli:served_app", factory=True, interface=Interfaces.WSGI,
+        address=host, port=port, workers=workers, blocking_threads=THREADS,
+        backpressure=THREADS, log_access=True, log_access_format=ACCESS_FORMAT,
+        workers_kill_timeout=5,
+    ).serve()
+
+
+@click.command("proxy")
+@click.option("--upstream", required=True, callback=check_upstream, metavar="URL",
+              help="The server to forward to, e.g. http://127.0.0.1:8080.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8081, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--profile", type=click.Choice(PROFILES), default="lenient", show_default=True,
+              help="strict: every undocumented field or element is a violation.")
+@click.option("--fail", is_flag=True,
+              help="Answer a request with violations with a 502 envelope instead.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes.")
+def command(upstream: str, host: str, port: int, profile: str, fail: bool,
+            workers: int) -> None:
+    """Forward to UPSTREAM and check every request and response against the contract."""
+    click.echo(f"capmock proxy on http://{host}:{port}/ -> {upstream} ({profile}"
+               f"{', --fail' if fail else ''}; violations: "
+               f"http://{host}:{port}/__capmock/violations)", err=True)
+    run_granian({"upstream": upstream, "profile": profile, "fail": fail}, host, port, workers)
