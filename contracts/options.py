@@ -27,3 +27,4 @@ class Options:
     seed: int = 0
     http_status: str = "mirror"
     app: Any = None  # a WSGI app to test in-process instead of over HTTP
+    stateful_checks: bool = True  # the runner turns them off when the server holds no state

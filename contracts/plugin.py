@@ -65,7 +65,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("conformance_cell", [pytest.param(None, marks=pytest.mark.skip(
             reason="pass --base-url to run the conformance suite"))])
         return
-    from capmock.contracts.checks import NAMES  # registers the checks with schemathesis
+    from capmock.contracts.report import NAMES  # registers the checks with schemathesis
 
     options = options_from(config)
     cells = [(op, fmt, check) for op in options.operations or contract.operations()

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from lxml import etree
 
-from capmock.contracts.checks import NAMES
+from capmock.contracts.checks import NAMES as STATELESS_NAMES
 from capmock.contracts.runner import Cell, Matrix, rows
+from capmock.contracts.stateful import NAMES as STATEFUL_NAMES
 
 SYMBOL = {"pass": "ok", "fail": "FAIL", "skip": "-"}
 
@@ -20,6 +21,9 @@ def grouped(matrix: Matrix) -> dict[tuple[str, str], dict[str, Cell]]:
     for op, fmt, check, cell in rows(matrix):
         out.setdefault((op, fmt), {})[check] = cell
     return out
+
+
+NAMES = (*STATELESS_NAMES, *STATEFUL_NAMES)
 
 
 def checks_in(matrix: Matrix) -> list[str]:

@@ -9,6 +9,7 @@ the matrix then says which format broke which promise.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,13 +18,15 @@ import schemathesis
 from schemathesis import engine
 from schemathesis.engine import Status, events
 
-from capmock.contracts import checks
+from capmock.contracts import checks, stateful, workflows
 from capmock.contracts.options import MEDIA, Options
+from capmock.contracts.probe import STATELESS, holds_state
 from capmock.openapi import contract
 from capmock.openapi.codec import xml_to_data
 from capmock.openapi.platform_auth import basic_header
 
 BUILTIN_CHECKS = ("status_code_conformance", "content_type_conformance")
+STATEFUL_CHECKS = [n for n in stateful.NAMES if n != "identity_change_is_pending"]
 
 @dataclass
 class Cell:
@@ -104,9 +107,13 @@ def load_schema(options: Options, fmt: str) -> Any:
     config = schema.config
     config.update(base_url=options.base_url, headers=headers, workers=options.workers)
     config.phases.update(phases=list(options.phases))
-    config.generation.update(max_examples=options.max_examples, deterministic=True)
+    config.generation.update(max_examples=options.max_examples, deterministic=True,
+                             database="none")  # same seed, same requests: no replayed history
     config.seed = options.seed
-    config.checks.update(included_check_names=[*checks.NAMES, *BUILTIN_CHECKS])
+    names = [*checks.NAMES, *BUILTIN_CHECKS, "identity_change_is_pending"]
+    if options.stateful_checks:
+        names += STATEFUL_CHECKS
+    config.checks.update(included_check_names=names)
     return schema
 
 
@@ -124,6 +131,8 @@ def record(matrix: Matrix, fmt: str, event: events.ScenarioFinished) -> None:
     for case_id, results in event.recorder.checks.items():
         operation = case_operation(event.recorder, case_id, event.label or "?")
         for result in results:
+            if operation not in stateful.RELEVANT.get(result.name, (operation,)):
+                continue  # a stateful check only judges the reads it is about
             cell = matrix.cell(operation, fmt, result.name)
             if result.status == Status.FAILURE:
                 cell.failed += 1
@@ -163,11 +172,32 @@ def run(options: Options, progress: Callable[[str], None] = lambda _line: None) 
     """Run the suite; the matrix holds every check's outcome."""
     checks.active.profile = options.profile
     checks.active.http_status = options.http_status
+    stateful_server = holds_state(options)
+    progress(f"server holds state: {'yes' if stateful_server else 'no'}")
+    options = dataclasses.replace(options, stateful_checks=stateful_server)
     matrix = Matrix()
     for fmt in options.formats:
         run_format(options, fmt, matrix, progress)
+        if stateful_server and "stateful" in options.phases:
+            workflows.run(options, fmt, workflow_recorder(matrix, fmt, options))
     fill_unexercised(matrix, options)
     return matrix
+
+
+def workflow_recorder(matrix: Matrix, fmt: str, options: Options) -> Callable[..., None]:
+    """Fold a directed workflow's outcome into the matrix, like a scenario's."""
+    def record(operation: str, check: str, failure: str | None) -> None:
+        if operation not in stateful.RELEVANT.get(check, (operation,)):
+            return
+        if options.operations and operation not in options.operations:
+            return
+        cell = matrix.cell(operation, fmt, check)
+        if failure is None:
+            cell.passed += 1
+        else:
+            cell.failed += 1
+            cell.failures.append(f"{failure}\n    (directed workflow, {fmt})")
+    return record
 
 
 def fill_unexercised(matrix: Matrix, options: Options) -> None:
@@ -175,13 +205,17 @@ def fill_unexercised(matrix: Matrix, options: Options) -> None:
     operations = options.operations or tuple(contract.operations())
     for op in operations:
         for fmt in options.formats:
-            for check in checks.NAMES:
+            for check in (*checks.NAMES, *stateful.NAMES):
+                if op not in stateful.RELEVANT.get(check, (op,)):
+                    continue
                 cell = matrix.cell(op, fmt, check)
                 if cell.state == "skip" and cell.skipped is None:
                     cell.skipped = skip_reason(check, options)
 
 
 def skip_reason(check: str, options: Options) -> str:
+    if check in STATEFUL_CHECKS and not options.stateful_checks:
+        return STATELESS
     if check == "documented_sample_is_accepted" and "examples" not in options.phases:
         return "examples phase not selected"
     if check == "errors_are_documented" and not {"coverage", "fuzzing"} & set(options.phases):
