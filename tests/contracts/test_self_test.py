@@ -1,0 +1,203 @@
+"""The conformance suite's self-test: it passes against the capmock mock server,
+in-process and over a real port, and it catches every fault of `faults.FAULTS`
+with the check the fault names, in a message naming the operation; `capmock
+verify` turns the same results into exit codes, JUnit XML and an HTML page.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from faults import FAULTS, Faulty
+from flask import Flask
+from lxml import etree
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from capmock.contracts import cli, runner
+from capmock.contracts.checks import NAMES
+from capmock.mockserver.settings import Settings
+from capmock.mockserver.wsgi import create_app
+from capmock.openapi import contract
+
+IN_PROCESS = "http://127.0.0.1"
+FORMATS = ("json", "xml")
+ALL_BUT_STATEFUL = ("examples", "coverage", "fuzzing")
+
+
+@pytest.fixture(scope="module")
+def app() -> Flask:
+    return create_app(Settings())
+
+
+class QuietHandler(WSGIRequestHandler):
+    """werkzeug's handler without the access log."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Serve a WSGI app on a free 127.0.0.1 port in a thread; yield its base URL."""
+    server = make_server("127.0.0.1", 0, app, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def failures(matrix: runner.Matrix) -> list[str]:
+    """Every failing cell with its first message, for assertion output."""
+    return [f"{op} {fmt} {check}: {cell.failures[0] if cell.failures else ''}"
+            for (op, fmt, check), cell in sorted(matrix.cells.items()) if cell.state == "fail"]
+
+
+def where(operation: str) -> str:
+    op = contract.operations()[operation]
+    return f"{op.method} {op.path}"
+
+
+# --- the unmodified mock passes ----------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_suite_passes_against_the_mock_in_process(app: Flask, fmt: str) -> None:
+    matrix = runner.run(runner.Options(base_url=IN_PROCESS, app=app, formats=(fmt,),
+                                       phases=ALL_BUT_STATEFUL, max_examples=3))
+    assert matrix.errors == []
+    assert failures(matrix) == []
+    states = {(op, check): matrix.cells[(op, fmt, check)].state
+              for op in contract.operations() for check in NAMES}
+    assert {key for key, state in states.items() if state != "pass"} == set()
+
+
+def test_suite_passes_against_the_mock_over_a_real_port(app: Flask) -> None:
+    with serving(app) as base_url:
+        matrix = runner.run(runner.Options(base_url=base_url, phases=("examples", "fuzzing"),
+                                           max_examples=2))
+    assert matrix.errors == []
+    assert failures(matrix) == []
+    exercised = {(op, fmt) for (op, fmt, check), cell in matrix.cells.items()
+                 if check == "format_is_honoured" and cell.state == "pass"}
+    assert exercised == {(op, fmt) for op in contract.operations() for fmt in FORMATS}
+
+
+# --- every fault is caught by its check ---------------------------------------------------
+
+# Where each fault shows: operations, format, phases, profile. Faults on answers to
+# documented requests need the examples phase; faults on error answers (400, the
+# all-items-failed 500, a missing identifier) need the coverage phase's invalid
+# requests; non-ASCII input comes from fuzzing free text (customer/search q).
+EXAMPLES = ("examples",)
+RUNS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...], str]] = {
+    "drop-item-status": (("customer_get",), "json", EXAMPLES, "lenient"),
+    "letters-in-number": (("customer_get",), "json", EXAMPLES, "lenient"),
+    "xml-for-json": (("customer_get",), "json", EXAMPLES, "lenient"),
+    "json-labelled-xml": (("customer_get",), "json", EXAMPLES, "lenient"),
+    "no-charset": (("customer_get",), "json", EXAMPLES, "lenient"),
+    "undeclared-element": (("customer_get",), "xml", EXAMPLES, "strict"),
+    "truncated-xml": (("customer_get",), "xml", EXAMPLES, "lenient"),
+    "foreign-item-code": (("customer_get",), "json", EXAMPLES, "lenient"),
+    "success-true-with-500": (("customer_preferences_get",), "json", ("coverage",), "lenient"),
+    "http-200-for-400": (("customer_search",), "json", ("coverage",), "lenient"),
+    "201-all-failed": (("customer_preferences_get",), "json", ("coverage",), "lenient"),
+    "no-request-id": (("customer_get",), "json", EXAMPLES, "lenient"),
+    "constant-request-id": (("customer_get", "customer_search"), "json", EXAMPLES, "lenient"),
+    "reject-xml-bodies": (("customer_add",), "xml", EXAMPLES, "lenient"),
+    "identifier-free-success": (("customer_preferences_get",), "json", ("coverage",),
+                                "lenient"),
+    "html-500-non-ascii": (("customer_search",), "json", ("fuzzing",), "lenient"),
+}
+
+
+def test_every_fault_has_a_run() -> None:
+    assert RUNS.keys() == FAULTS.keys()
+    assert {check for check, _ in FAULTS.values()} == set(NAMES)
+    assert len(FAULTS) >= 12
+
+
+def run_against(wsgi_app: Any, fault: str, profile: str | None = None) -> runner.Matrix:
+    operations, fmt, phases, planned_profile = RUNS[fault]
+    return runner.run(runner.Options(base_url=IN_PROCESS, app=wsgi_app, formats=(fmt,),
+                                     phases=phases, operations=operations, max_examples=3,
+                                     profile=profile or planned_profile))
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_fault_is_caught_by_its_check(app: Flask, fault: str) -> None:
+    check, _ = FAULTS[fault]
+    operations, fmt, _, _ = RUNS[fault]
+    clean = run_against(app, fault)
+    assert clean.errors == [] and failures(clean) == []  # the same run passes without it
+
+    matrix = run_against(Faulty(app, fault), fault)
+    assert matrix.errors == []
+    assert matrix.failed
+    caught = {op: matrix.cells[(op, fmt, check)] for op in operations
+              if matrix.cells[(op, fmt, check)].state == "fail"}
+    assert caught, f"{check} did not catch {fault}; failing: {failures(matrix)}"
+    for op, cell in caught.items():
+        assert any(where(op) in message for message in cell.failures), cell.failures
+
+
+def test_undeclared_element_passes_the_lenient_profile(app: Flask) -> None:
+    matrix = run_against(Faulty(app, "undeclared-element"), "undeclared-element", "lenient")
+    assert matrix.errors == [] and failures(matrix) == []
+    assert matrix.cells[("customer_get", "xml", "xml_conforms_to_xsd")].state == "pass"
+
+
+# --- capmock verify: exit codes, JUnit XML and HTML ----------------------------------------
+
+def verify(base_url: str, *args: str) -> Any:
+    return CliRunner().invoke(cli.command, ["--base-url", base_url, "--phases", "examples",
+                                            "--max-examples", "2", *args])
+
+
+@pytest.mark.parametrize(("fault", "fmt"), [("foreign-item-code", "json"),
+                                            ("truncated-xml", "xml")])
+def test_verify_reports_a_faulty_server(app: Flask, tmp_path: Path, fault: str,
+                                        fmt: str) -> None:
+    check, _ = FAULTS[fault]
+    junit, page = tmp_path / "junit.xml", tmp_path / "report.html"
+    with serving(Faulty(app, fault)) as base_url:
+        result = verify(base_url, "--operations", "customer_get", "--formats", fmt,
+                        "--junit-xml", str(junit), "--report", str(page))
+    assert result.exit_code == 1, result.output
+
+    suite = etree.parse(str(junit)).getroot()
+    failed = [case for case in suite.iter("testcase") if case.find("failure") is not None]
+    assert any(case.get("classname") == "customer_get" and check in case.get("name")
+               for case in failed), [case.get("name") for case in failed]
+    assert int(suite.get("failures")) == len(failed) >= 1
+
+    html = page.read_text("utf-8")
+    assert "customer_get" in html and "FAIL" in html
+    assert where("customer_get") in html
+
+
+def test_verify_passes_the_clean_mock(app: Flask, tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    with serving(app) as base_url:
+        result = verify(base_url, "--operations", "customer_get,customer_add",
+                        "--junit-xml", str(junit))
+    assert result.exit_code == 0, result.output
+    assert etree.parse(str(junit)).getroot().get("failures") == "0"
+
+
+def test_verify_cannot_reach_a_closed_port() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = verify(f"http://127.0.0.1:{port}")
+    assert result.exit_code == 2
+    assert "cannot reach" in result.output
