@@ -10,10 +10,8 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,7 @@ import urllib3
 from click.testing import CliRunner
 from flask import Flask, Response, request
 from flask.testing import FlaskClient
-from werkzeug.serving import WSGIRequestHandler, make_server
+from serving import serving
 from werkzeug.test import TestResponse
 
 from capmock import fixtures
@@ -39,27 +37,6 @@ GET = "/v1.1/customer/get?mobile=19889999999"
 
 
 # --- servers and clients -------------------------------------------------------------
-
-class QuietHandler(WSGIRequestHandler):
-    """werkzeug's handler without the access log."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-@contextmanager
-def serving(app: Flask) -> Iterator[str]:
-    """Serve a WSGI app on a free 127.0.0.1 port in a thread; yield its base URL."""
-    server = make_server("127.0.0.1", 0, app, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
 
 def sample(operation: str, role: str, fmt: str) -> bytes:
     return fixtures.find(operation, "default", role, fmt).read_bytes()

@@ -7,9 +7,6 @@ verify` turns the same results into exit codes, JUnit XML and an HTML page.
 from __future__ import annotations
 
 import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +15,7 @@ from click.testing import CliRunner
 from faults import FAULTS, Faulty
 from flask import Flask
 from lxml import etree
-from werkzeug.serving import WSGIRequestHandler, make_server
+from serving import serving
 
 from capmock.contracts import cli, runner
 from capmock.contracts.checks import NAMES
@@ -34,27 +31,6 @@ ALL_BUT_STATEFUL = ("examples", "coverage", "fuzzing")
 @pytest.fixture(scope="module")
 def app() -> Flask:
     return create_app(Settings())
-
-
-class QuietHandler(WSGIRequestHandler):
-    """werkzeug's handler without the access log."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Serve a WSGI app on a free 127.0.0.1 port in a thread; yield its base URL."""
-    server = make_server("127.0.0.1", 0, app, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def failures(matrix: runner.Matrix) -> list[str]:

@@ -8,14 +8,13 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask, Response
 from lxml import html
-from werkzeug.serving import make_server
+from serving import serving
 
 from capmock.mockserver.reference import reference_html
 from capmock.openapi import contract
@@ -48,15 +47,8 @@ def _app() -> Flask:
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, _app(), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serving(_app()) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
