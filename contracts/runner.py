@@ -26,7 +26,8 @@ from capmock.openapi.codec import xml_to_data
 from capmock.openapi.platform_auth import basic_header
 
 BUILTIN_CHECKS = ("status_code_conformance", "content_type_conformance")
-STATEFUL_CHECKS = [n for n in stateful.NAMES if n != "identity_change_is_pending"]
+STATEFUL_CHECKS = [n for n in stateful.NAMES
+                   if n not in ("identity_change_is_pending", "unknown_customer_is_not_found")]
 
 @dataclass
 class Cell:
@@ -214,8 +215,11 @@ def fill_unexercised(matrix: Matrix, options: Options) -> None:
 
 
 def skip_reason(check: str, options: Options) -> str:
-    if check in STATEFUL_CHECKS and not options.stateful_checks:
+    needs_state = (*STATEFUL_CHECKS, "unknown_customer_is_not_found")
+    if check in needs_state and not options.stateful_checks:
         return STATELESS
+    if check in needs_state and "stateful" not in options.phases:
+        return "stateful phase not selected (the directed workflows run with it)"
     if check == "documented_sample_is_accepted" and "examples" not in options.phases:
         return "examples phase not selected"
     if check == "errors_are_documented" and not {"coverage", "fuzzing"} & set(options.phases):

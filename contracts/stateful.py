@@ -9,6 +9,8 @@ them out, with the reason in the matrix, when a probe shows it does not.
 - identifiers_never_change: update may fill an empty identifier, never
   replace one (document, Register Customers and Update Customer Details);
 - writes_are_read_back: notes, tickets and preferences written are read back;
+- unknown_customer_is_not_found: a customer nobody registered gets the
+  documented not-found item codes (1011, 1012 ...), never a success;
 - identity_change_is_pending: update_identity answers item code 1040.
 """
 
@@ -25,12 +27,14 @@ from capmock.openapi.codec import CodecError, xml_to_data
 IDENTIFIERS = ("mobile", "email", "external_id")
 PROFILE = ("firstname", "lastname")
 NAMES = ("registrations_are_read_back", "identifiers_never_change", "writes_are_read_back",
-         "identity_change_is_pending")
+         "unknown_customer_is_not_found", "identity_change_is_pending")
+NOT_FOUND = ("1011", "1012", "1013", "1020")  # Response Codes: cannot find / not registered
 RELEVANT = {  # the operations whose responses each stateful check judges
     "registrations_are_read_back": ("customer_get",),
     "identifiers_never_change": ("customer_get",),
     "writes_are_read_back": ("customer_notes_get", "customer_tickets_get",
                              "customer_preferences_get"),
+    "unknown_customer_is_not_found": ("customer_get",),
     "identity_change_is_pending": ("customer_update_identity",),
 }
 
@@ -241,3 +245,14 @@ def identity_change_is_pending(ctx: Any, response: Any, case: Any) -> None:
     accepted = [s for s in statuses if str(s.get("success")) == "true"]
     if any(str(s.get("code")) != "1040" for s in accepted):
         fail(case, "an accepted identity change must answer item code 1040 (pending)")
+
+
+def unknown_customer_is_not_found(response: Any, case: Any) -> None:
+    """Run by the directed workflow only, for an identifier it never registered:
+    not a registered check, since generated requests may name real customers."""
+    data = body_data(response)
+    statuses = item_statuses(operation_of(case), data) if data else []
+    codes = [str(s.get("code")) for s in statuses]
+    if not codes or any(code not in NOT_FOUND for code in codes):
+        fail(case, f"an unknown customer got item code(s) {', '.join(codes) or 'none'}, "
+                   f"expected not-found ({', '.join(NOT_FOUND)})")

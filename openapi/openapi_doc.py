@@ -5,6 +5,7 @@ code table and the fixtures (every documented sample becomes a named example).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -226,8 +227,14 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
+# Strings a YAML 1.2 parser (Prism, most JavaScript tools) would read as numbers,
+# e.g. the coupon code 095790, which PyYAML (YAML 1.1) leaves unquoted.
+YAML12_NUMBER = re.compile(
+    r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+")
+
+
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
+    style = "|" if "\n" in value else "'" if YAML12_NUMBER.fullmatch(value) else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

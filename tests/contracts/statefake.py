@@ -104,6 +104,8 @@ class StatefulFake:
         else:
             saved = [self.store.find(request.args)]
         found = [view(c, name) for c in saved if c is not None]
+        if not found and self.store.fault == "knows_everyone":
+            return None  # the replay mock answers any customer with its sample
         if not found:
             return self.not_found(request)
         root, node = SHAPES[name]

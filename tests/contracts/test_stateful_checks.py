@@ -131,6 +131,7 @@ def test_the_suite_passes_a_right_stateful_server() -> None:
     assert not matrix.failed, [(k, c.failures) for k, c in matrix.cells.items() if c.failed]
     assert states(matrix, "registrations_are_read_back") == {"pass"}
     assert states(matrix, "writes_are_read_back") == {"pass"}
+    assert states(matrix, "unknown_customer_is_not_found") == {"pass"}
 
 
 @pytest.mark.slow
@@ -139,6 +140,14 @@ def test_the_suite_catches_an_update_that_changes_an_identifier() -> None:
     cell = matrix.cells[("customer_get", "json", "identifiers_never_change")]
     assert cell.state == "fail"
     assert "GET /v1.1/customer/get" in cell.failures[0]
+
+
+@pytest.mark.slow
+def test_the_suite_catches_a_success_for_an_unknown_customer() -> None:
+    matrix = run_against(StatefulFake("knows_everyone"))
+    cell = matrix.cells[("customer_get", "json", "unknown_customer_is_not_found")]
+    assert cell.state == "fail"
+    assert "expected not-found" in cell.failures[0]
 
 
 def test_stateful_checks_are_skipped_with_the_reason_against_replay() -> None:

@@ -93,3 +93,9 @@ def test_generated_artifact_is_up_to_date(path: str) -> None:
 
 def test_no_leftover_generated_files() -> None:
     assert build.stale(REPO, build.artifacts()) == []
+
+
+def test_numeric_looking_strings_stay_strings_for_yaml_1_2_readers() -> None:
+    """Prism and other YAML 1.2 readers turn an unquoted 095790 into 95790."""
+    text = contract.package_text(contract.SPEC_NAME)
+    assert "coupon_code: '095790'" in text
