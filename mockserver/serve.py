@@ -14,9 +14,14 @@ from pathlib import Path
 
 import click
 
+from capmock.mockserver.journal import prepare as prepare_journal
 from capmock.mockserver.settings import ENV, FORMATS, STATUS_POLICIES, Settings
 
-THREADS = 32  # per worker: latency injection sleeps in a thread, the GIL serialises the rest
+# Python threads per worker. Few, because the GIL runs one at a time anyway and
+# granian queues the rest in Rust: 32 threads tripled the p99 latency on 2 cores.
+# A client that injects latency (Prefer: delay) into many concurrent requests
+# needs more: each delayed request holds a thread while it sleeps (--threads).
+THREADS = 4
 ACCESS_FORMAT = ('[%(time)s] %(addr)s "%(method)s %(path)s" %(query_string)s '
                  "%(status)d %(dt_ms).3fms")
 
@@ -27,15 +32,16 @@ def check_auth(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     return value
 
 
-def run_granian(settings: Settings, host: str, port: int, workers: int, access_log: bool) -> None:
+def run_granian(settings: Settings, host: str, port: int, workers: int, access_log: bool,
+                threads: int = THREADS) -> None:
     from granian import Granian
     from granian.constants import Interfaces
 
     os.environ[ENV] = settings.to_env()
     Granian(
         "capmock.mockserver.wsgi:create_app", factory=True, interface=Interfaces.WSGI,
-        address=host, port=port, workers=workers, blocking_threads=THREADS,
-        backpressure=THREADS, log_access=access_log,
+        address=host, port=port, workers=workers, blocking_threads=threads,
+        backpressure=threads, log_access=access_log,
         log_access_format=ACCESS_FORMAT, workers_kill_timeout=5,
     ).serve()
 
@@ -49,6 +55,8 @@ def run_granian(settings: Settings, host: str, port: int, workers: int, access_l
               help="Require HTTP Basic with this till and password (md5, as the platform).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes.")
+@click.option("--threads", default=THREADS, show_default=True, type=click.IntRange(1, 512),
+              help="Threads per worker; raise it to inject latency into many requests.")
 @click.option("--http-status", type=click.Choice(STATUS_POLICIES), default="mirror",
               show_default=True, help="mirror: HTTP status = response.status.code.")
 @click.option("--batch-limit", default=100, show_default=True, type=click.IntRange(1),
@@ -59,17 +67,23 @@ def run_granian(settings: Settings, host: str, port: int, workers: int, access_l
               help="Answer CORS preflights and allow browser clients.")
 @click.option("--delay", "delay_ms", default=0, show_default=True, type=click.IntRange(0, 60000),
               help="Latency added to every answer, in milliseconds.")
+@click.option("--journal/--no-journal", "record", default=True, show_default=True,
+              help="Record requests for /__capmock/journal (shared by workers via SQLite).")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="One log line per request.")
-def command(host: str, port: int, mode: str, auth: str | None, workers: int, http_status: str,
+def command(host: str, port: int, mode: str, auth: str | None, workers: int, threads: int,
+            http_status: str,
             batch_limit: int, default_format: str, cors: bool, delay_ms: int,
-            access_log: bool) -> None:
+            record: bool, access_log: bool) -> None:
     """Serve the mock of the customer API (JSON and XML)."""
     with tempfile.TemporaryDirectory(prefix="capmock-") as tmp:
-        journal = str(Path(tmp) / "journal.sqlite") if workers > 1 else None
+        journal = str(Path(tmp) / "journal.sqlite") if workers > 1 and record else None
+        if journal:
+            prepare_journal(journal)
         settings = Settings(mode=mode, auth=auth, http_status=http_status,
                             batch_limit=batch_limit, default_format=default_format, cors=cors,
-                            delay_ms=delay_ms, journal_path=journal)
+                            delay_ms=delay_ms, journal_path=journal,
+                            journal_size=1000 if record else 0)
         click.echo(f"capmock {mode} mock on http://{host}:{port}/v1.1/customer/ "
                    f"(reference: http://{host}:{port}/__capmock/docs)", err=True)
-        run_granian(settings, host, port, workers, access_log)
+        run_granian(settings, host, port, workers, access_log, threads)

@@ -62,6 +62,16 @@ def server(request: pytest.FixtureRequest) -> Iterator[tuple[str, subprocess.Pop
         process.stdout.close()
 
 
+def journal_length(base: str, expected: int, seconds: float = 5) -> int:
+    """Entries reach the shared journal within moments (each worker writes in batches)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        count = len(json.loads(get(base + "/__capmock/journal")[1]))
+        if count >= expected or time.monotonic() > deadline:
+            return count
+        time.sleep(0.05)
+
+
 def stop(process: subprocess.Popen) -> tuple[int, str]:
     process.send_signal(signal.SIGTERM)
     code = process.wait(timeout=15)
@@ -76,8 +86,7 @@ def test_serves_logs_and_stops_cleanly(server: tuple[str, subprocess.Popen]) -> 
     assert get(base + "/v1.1/customer/nope")[0] == 404
     for _ in range(10):  # spread over both workers
         get(base + "/v1.1/customer/get?mobile=19889999999")
-    journal = json.loads(get(base + "/__capmock/journal")[1])
-    assert len(journal) == 12  # the SQLite journal sees every worker's requests
+    assert journal_length(base, 12) == 12  # the SQLite journal sees every worker's requests
     code, log = stop(process)
     assert code == 0
     assert log.count('"GET /v1.1/customer/get"') == 11
