@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import dump_dom
 from click.testing import CliRunner
 from faults import FAULTS, Faulty
 from flask import Flask
@@ -177,3 +178,13 @@ def test_verify_cannot_reach_a_closed_port() -> None:
     result = verify(f"http://127.0.0.1:{port}")
     assert result.exit_code == 2
     assert "cannot reach" in result.output
+
+
+@pytest.mark.slow
+def test_html_report_opens_in_a_browser(app: Flask, tmp_path: Path, chromium: str) -> None:
+    report = tmp_path / "report.html"
+    with serving(Faulty(app, "foreign-item-code")) as base_url:
+        verify(base_url, "--operations", "customer_get", "--formats", "json",
+               "--report", str(report))
+    dom = dump_dom(chromium, report.as_uri(), tmp_path / "profile")
+    assert "<table>" in dom and "customer_get" in dom and 'class="fail"' in dom

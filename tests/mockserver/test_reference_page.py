@@ -4,14 +4,12 @@ browser, and loads nothing from the network but openapi.json next to it."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser import dump_dom
 from flask import Flask, Response
 from lxml import html
 from serving import serving
@@ -51,35 +49,9 @@ def base_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    found = shutil.which("chromium")
-    if found:
-        return found
-    if os.geteuid() != 0:
-        pytest.skip("chromium is not installed and only root may install it (run .ci/browser)")
-    result = subprocess.run([str(REPO / ".ci" / "browser")], capture_output=True, text=True,
-                            timeout=900, check=False)
-    if result.returncode != 0:
-        pytest.fail(f".ci/browser could not install chromium:\n{result.stderr}")
-    return result.stdout.strip().splitlines()[-1]
-
-
-def _dump_dom(chromium: str, url: str, profile: Path) -> str:
-    result = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=5000",
-         "--dump-dom", url],
-        capture_output=True, text=True, timeout=120, check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
 @pytest.mark.slow
 def test_browser_renders_every_operation(chromium: str, base_url: str, tmp_path: Path) -> None:
-    dom = _dump_dom(chromium, f"{base_url}/__capmock/docs", tmp_path / "profile")
+    dom = dump_dom(chromium, f"{base_url}/__capmock/docs", tmp_path / "profile")
     page = html.fromstring(dom)
     body = page.find("body")
     operations = _operations()
