@@ -49,11 +49,10 @@ from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
-import jsonschema
 import urllib3
 from flask import Flask, Response, jsonify, request
 
-from capmock.openapi import contract, envelope
+from capmock.openapi import contract, envelope, parameters
 from capmock.openapi.codec import CodecError, data_to_json, data_to_xml, parse_xml, xml_to_data
 
 LOG = logging.getLogger("capmock.proxy")
@@ -127,50 +126,22 @@ def find_operation(method: str, path: str) -> contract.Operation | None:
 
 # --- query parameters --------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Param:
-    """A documented query parameter and its schema."""
-
-    required: bool
-    integer: bool
-    validator: jsonschema.Validator
-
-    def errors(self, raw: str) -> list[str]:
-        """Why a raw query value breaks the schema (integers are read as such first)."""
-        value: Any = int(raw) if self.integer and re.fullmatch(r"-?[0-9]+", raw) else raw
-        return [contract.describe(e).split(": ", 1)[1] for e in self.validator.iter_errors(value)]
-
-
 @cache
-def schema_components() -> dict[str, Any]:
-    """The document's component schemas as JSON Schema, for parameter $refs."""
-    return {"schemas": contract.to_json_schema(contract.spec()["components"]["schemas"], False)}
-
-
-def param(spec: dict[str, Any]) -> Param:
-    schema = contract.to_json_schema(spec["schema"], False)
-    resolved = schema_components()["schemas"].get(schema.get("$ref", "").rsplit("/", 1)[-1],
-                                                  schema)
-    validator = jsonschema.Draft7Validator({"components": schema_components(), **schema})
-    return Param(bool(spec.get("required")), resolved.get("type") == "integer", validator)
-
-
-@cache
-def params(operation: str) -> dict[str, Param]:
-    """The query parameters of an operation, by name."""
+def required_params(operation: str) -> tuple[str, ...]:
     op = contract.operations()[operation]
     item = contract.spec()["paths"][op.path][op.method.lower()]
-    return {p["name"]: param(p) for p in item.get("parameters", []) if p["in"] == "query"}
+    return tuple(p["name"] for p in item.get("parameters", []) if p.get("required"))
 
 
 def query_violations(op: contract.Operation, query: list[tuple[str, str]]) -> list[str]:
     """Missing required parameters and values that break their schema."""
-    known, sent = params(op.id), {name for name, _ in query}
+    checks, sent = parameters.checks(op.id), {name for name, _ in query}
     out = [f"query {name}: required parameter is missing"
-           for name, p in known.items() if p.required and name not in sent]
+           for name in required_params(op.id) if name not in sent]
     for name, value in query:
-        if name in known:
-            out.extend(f"query {name}: {reason}" for reason in known[name].errors(value))
+        reason = checks[name](value) if name in checks else None
+        if reason:
+            out.append(f"query {name}: {reason}")
     return out
 
 

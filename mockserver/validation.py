@@ -10,8 +10,6 @@ documented code answers it (rules.yaml).
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -21,7 +19,7 @@ import jsonschema
 from capmock.mockserver.errors import Rejection
 from capmock.mockserver.http import MockRequest
 from capmock.mockserver.rules import empty_fields
-from capmock.openapi import contract
+from capmock.openapi import contract, parameters
 from capmock.openapi.codec import CodecError, parse_xml, xml_to_data
 
 BAD_REQUEST = 400
@@ -42,48 +40,9 @@ class Problem:
 
 # --- query parameters ---------------------------------------------------------------
 
-def resolve(schema: dict[str, Any]) -> dict[str, Any]:
-    if "$ref" in schema:
-        return contract.spec()["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
-    return schema
-
-
-def value_check(schema: dict[str, Any]) -> Callable[[str], str | None]:
-    """A function returning why a raw query value breaks `schema`, or None."""
-    schema = resolve(schema)
-    if schema.get("type") == "integer":
-        minimum = schema.get("minimum")
-
-        def check_int(value: str) -> str | None:
-            if not re.fullmatch(r"-?[0-9]+", value):
-                return f"{value!r} is not an integer"
-            return f"{value} is below {minimum}" if minimum is not None and int(value) < minimum \
-                else None
-        return check_int
-    enum, pattern = schema.get("enum"), schema.get("pattern")
-    compiled = re.compile(pattern) if pattern else None
-
-    def check_str(value: str) -> str | None:
-        if enum is not None and value not in enum:
-            return f"{value!r} is not one of {', '.join(map(str, enum))}"
-        if compiled is not None and not compiled.search(value):
-            return f"{value!r} does not match {pattern}"
-        if schema.get("minLength") and len(value) < schema["minLength"]:
-            return "must not be empty"
-        return None
-    return check_str
-
-
-@cache
-def param_checks(operation: str) -> dict[str, Callable[[str], str | None]]:
-    op = contract.operations()[operation]
-    item = contract.spec()["paths"][op.path][op.method.lower()]
-    return {p["name"]: value_check(p["schema"]) for p in item["parameters"]}
-
-
 def query_problems(op: contract.Operation, request: MockRequest, batch_limit: int) -> list:
     problems: list[Problem] = []
-    checks = param_checks(op.id)
+    checks = parameters.checks(op.id)
     for name, value in request.query:
         if name.startswith(CONTROL_PREFIX) or name not in checks:
             continue  # undocumented parameters are ignored, as lenient servers do

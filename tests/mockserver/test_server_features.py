@@ -127,6 +127,9 @@ def test_journal_shared_through_sqlite(tmp_path) -> None:
     first, second = client(journal_path=path), client(journal_path=path)
     first.get(GET)
     second.get("/nope")
+    deadline = time.monotonic() + 5  # each worker's writer thread inserts within moments
+    while len(first.get("/__capmock/journal").get_json()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert [e["status"] for e in first.get("/__capmock/journal").get_json()] == [200, 404]
 
 
