@@ -47,22 +47,30 @@ def rejected(rejection: Rejection, fmt: str, settings: Settings,
     return respond(render(body, fmt), fmt, rejection.request_code, settings, op)
 
 
-def handle(request: MockRequest, settings: Settings) -> MockResponse:
-    """Answer one request; every failure is a documented envelope."""
+def handle(request: MockRequest, settings: Settings, sandbox: Any = None) -> MockResponse:
+    """Answer one request; every failure is a documented envelope. With a
+    sandbox (mode sandbox), valid requests act on its store instead of replaying."""
     fmt = negotiation.accept_format(request.header("accept")) or settings.default_format
     op = None
     try:
         fmt = negotiation.response_format(request, settings.default_format)
         auth.authenticate(request, settings.auth)
         op = route(request.method, request.path)
-        return answer(op, request, fmt, settings)
+        return answer(op, request, fmt, settings, sandbox)
     except Rejection as rejection:
         return rejected(rejection, fmt, settings, op)
 
 
-def answer(op: Operation, request: MockRequest, fmt: str, settings: Settings) -> MockResponse:
+def answer(op: Operation, request: MockRequest, fmt: str, settings: Settings,
+           sandbox: Any = None) -> MockResponse:
     want = replay.choice(request)
-    request_items = check(op, request, settings)
+    request_items, problems = check(op, request, settings)
+    if sandbox is not None and want.code is None and sandbox.handles(op):
+        data = sandbox.answer(sandbox_call(op, request, request_items, problems, settings))
+        return respond(render(data, fmt), fmt, int(data["response"]["status"]["code"]),
+                       settings, op)
+    if problems:
+        reject(op, problems, request_items)
     if want.code is not None:
         data = replay.forced(op, want, request_items)
         return respond(render(data, fmt), fmt, int(data["response"]["status"]["code"]),
@@ -70,8 +78,9 @@ def answer(op: Operation, request: MockRequest, fmt: str, settings: Settings) ->
     return respond(replay.documented(op, want.example, fmt), fmt, OK, settings, op)
 
 
-def check(op: Operation, request: MockRequest, settings: Settings) -> list[dict[str, Any]]:
-    """Validate; return the body's items (for echoing identifiers) or reject."""
+def check(op: Operation, request: MockRequest,
+          settings: Settings) -> tuple[list[dict[str, Any]], list[validation.Problem]]:
+    """Validate; return the body's items (for echoing identifiers) and the problems."""
     problems = validation.query_problems(op, request, settings.batch_limit)
     items = query_items(op, request)
     if op.method == "POST":
@@ -79,9 +88,27 @@ def check(op: Operation, request: MockRequest, settings: Settings) -> list[dict[
         data, xml_root = validation.parse_body(request.body, fmt, settings.max_depth)
         items = [i for i in validation.items_of(data)[1] if isinstance(i, dict)]
         problems += validation.body_problems(op, data, xml_root, settings.batch_limit)
-    if problems:
+    return items, problems
+
+
+def sandbox_call(op: Operation, request: MockRequest, items: list[dict[str, Any]],
+                 problems: list[validation.Problem], settings: Settings) -> Any:
+    """The sandbox's view of a request: an item whose problem has a documented
+    code fails alone (the rest of the batch goes on); anything else rejects."""
+    from capmock.mockserver.sandbox.service import Call
+
+    if any(p.item is None for p in problems):
         reject(op, problems, items)
-    return items
+    failures: dict[int, dict[str, str]] = {}
+    for problem in problems:
+        code = code_for(op.id, problem.kind, problem.field)
+        if code is None:
+            reject(op, [problem], items)
+        failures.setdefault(problem.item, envelope.item_status(op.id, code))
+    query: dict[str, str] = {}
+    for name, value in request.query:
+        query.setdefault(name, value)
+    return Call(op, query, items, failures, settings)
 
 
 def query_items(op: Operation, request: MockRequest) -> list[dict[str, Any]]:

@@ -26,6 +26,14 @@ class Settings:
     max_depth: int = 64
     journal_size: int = 1000
     journal_path: str | None = None  # SQLite file shared by workers; None = in memory
+    # sandbox mode (issue 5): the store and the platform's Registration Configuration
+    store: str | None = None  # SQLite path, ":memory:" or postgresql://...
+    required_identifiers: str = "mobile|email"  # "a|b": one of them; "a,b": all of them
+    allow_mobile_update: bool = False  # CONF_ALLOW_MOBILE_UPDATE
+    allow_email_update: bool = False  # CONF_ALLOW_EMAIL_UPDATE
+    allow_external_id_update: bool = False  # CONF_LOYALTY_ALLOW_EXTERNAL_ID_UPDATE
+    registration_past_days: int = 36500  # registered_on older than this: 1034
+    registration_future_days: int = 0  # registered_on later than now + this: 1034
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))

@@ -42,11 +42,17 @@ class Mock:
         self.journal = open_journal(settings.journal_path, settings.journal_size)
         self.ids = RequestIds()
         self.cache: dict[tuple, MockResponse] = {}
+        self.sandbox = None
+        if settings.mode == "sandbox":
+            from capmock.mockserver.sandbox.service import Sandbox
+
+            self.sandbox = Sandbox(settings)
 
     def answer(self, mock_request: MockRequest) -> MockResponse:
-        """The pipeline's answer; memoised, since the same request gets the same bytes."""
-        if len(mock_request.body) > CACHEABLE_BODY:
-            return handle(mock_request, self.settings)
+        """The pipeline's answer; in replay mode memoised, since the same request
+        gets the same bytes (a sandbox's answers depend on its state)."""
+        if self.sandbox is not None or len(mock_request.body) > CACHEABLE_BODY:
+            return handle(mock_request, self.settings, self.sandbox)
         key = mock_request.cache_key()
         cached = self.cache.get(key)
         if cached is None:

@@ -1,0 +1,76 @@
+"""The sandbox stage of the pipeline: an operation's handler acts on the store.
+
+A handler takes a `Call` (what the request asked, after validation) and an
+open transaction, and returns the response as data; the pipeline renders it
+in the negotiated format through the same codec and envelope as replay.
+Every request is one transaction: all of it is written, or none.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from capmock.mockserver.sandbox.store import Conflict, Store, Tx, open_store
+from capmock.mockserver.settings import Settings
+from capmock.openapi.contract import Operation
+
+Handler = Callable[["Call", Tx], dict[str, Any]]
+# modules that define HANDLERS = {operation id: handler}
+MODULES = ("customers",)
+RACE_RETRIES = 5
+
+
+@dataclass
+class Call:
+    """One validated request, as the handlers see it."""
+
+    op: Operation
+    query: dict[str, str]  # first value of each query parameter
+    items: list[dict[str, Any]]  # body items, or one {identifier: value} per GET identifier
+    failures: dict[int, dict[str, str]] = field(default_factory=dict)  # index -> item_status
+    settings: Settings = field(default_factory=Settings)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def timestamp(self) -> str:
+        """Now, as the API writes times (yyyy-mm-dd hh:mm:ss)."""
+        return self.now.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def handlers() -> dict[str, Handler]:
+    table: dict[str, Handler] = {}
+    for name in MODULES:
+        table.update(importlib.import_module(f"capmock.mockserver.sandbox.{name}").HANDLERS)
+    return table
+
+
+class Sandbox:
+    """One worker's view of the sandbox: the store and the handlers."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store: Store = open_store(settings.store or ":memory:")
+        self.handlers = handlers()
+        from capmock.mockserver.sandbox.seed import ensure_seeded
+
+        ensure_seeded(self.store)
+
+    def handles(self, op: Operation) -> bool:
+        return op.id in self.handlers
+
+    def answer(self, call: Call) -> dict[str, Any]:
+        """Run the handler in one write transaction; a unique-key race (another
+        worker registered the same identifier meanwhile) reruns it."""
+        handler = self.handlers[call.op.id]
+        for attempt in range(RACE_RETRIES):
+            try:
+                with self.store.transaction(write=call.op.method == "POST") as tx:
+                    return handler(call, tx)
+            except Conflict:
+                if attempt == RACE_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")

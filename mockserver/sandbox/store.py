@@ -1,0 +1,318 @@
+"""The sandbox's store: customers and their records, in SQLite or PostgreSQL.
+
+One schema and one set of SQL statements serve both databases; a `Dialect`
+holds the few differences. The database enforces what must hold across
+workers and instances: the identifiers (mobile, email, external_id) are
+UNIQUE columns, so two concurrent registrations can never both win, and a
+write transaction locks what it reads (SQLite: BEGIN IMMEDIATE; PostgreSQL:
+SELECT ... FOR UPDATE), so no update is lost.
+
+A customer is a JSON document (the profile as the API shows it, without
+user_id, which is the row id); its records (notes, tickets, transactions ...)
+are documents of a `kind`, in the order they were added.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+IDENTIFIER_COLUMNS = ("mobile", "email", "external_id")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS customers (
+    id {serial} PRIMARY KEY,
+    mobile TEXT UNIQUE,
+    email TEXT UNIQUE,
+    external_id TEXT UNIQUE,
+    doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records (
+    id {serial} PRIMARY KEY,
+    customer_id BIGINT NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_by_customer ON records (customer_id, kind, id);
+CREATE INDEX IF NOT EXISTS records_by_kind ON records (kind, id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class Conflict(Exception):
+    """A write would give a second customer an identifier already taken."""
+
+    def __init__(self, column: str) -> None:
+        super().__init__(f"{column} already belongs to another customer")
+        self.column = column
+
+
+@dataclass
+class Customer:
+    id: int
+    doc: dict[str, Any]
+
+    @property
+    def user_id(self) -> str:
+        return str(self.id)
+
+
+@dataclass
+class Record:
+    id: int
+    customer_id: int
+    kind: str
+    doc: dict[str, Any]
+
+
+def identifier_key(column: str, value: Any) -> str | None:
+    """The value stored in a UNIQUE column: emails compare case-insensitively."""
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    return text.lower() if column == "email" else text
+
+
+class Tx:
+    """One transaction: everything a request reads and writes."""
+
+    def __init__(self, store: Store, cursor: Any, locking: bool) -> None:
+        self.store = store
+        self.cursor = cursor
+        self.lock = store.lock_clause if locking else ""
+
+    def sql(self, statement: str, params: tuple = ()) -> Any:
+        return self.cursor.execute(statement.replace("?", self.store.placeholder), params)
+
+    # --- customers ---------------------------------------------------------------------
+    def customer(self, by: str, value: Any) -> Customer | None:
+        """The customer with identifier `by` (mobile, email, external_id, user_id)."""
+        if by == "user_id":
+            if not str(value).isdigit() or int(value) > 2**62:
+                return None
+            row = self.sql(f"SELECT id, doc FROM customers WHERE id = ?{self.lock}",
+                           (int(value),)).fetchone()
+        else:
+            key = identifier_key(by, value)
+            if by not in IDENTIFIER_COLUMNS or key is None:
+                return None
+            row = self.sql(f"SELECT id, doc FROM customers WHERE {by} = ?{self.lock}",
+                           (key,)).fetchone()
+        return Customer(row[0], json.loads(row[1])) if row else None
+
+    def insert_customer(self, doc: dict[str, Any], user_id: int | None = None) -> Customer:
+        columns = ["mobile", "email", "external_id", "doc"]
+        values = [*(identifier_key(c, doc.get(c)) for c in IDENTIFIER_COLUMNS), dumps(doc)]
+        if user_id is not None:
+            columns, values = ["id", *columns], [user_id, *values]
+        marks = ", ".join("?" * len(values))
+        with self.store.conflicts():
+            row = self.sql(f"INSERT INTO customers ({', '.join(columns)}) VALUES ({marks}) "
+                           "RETURNING id", tuple(values)).fetchone()
+        return Customer(row[0], doc)
+
+    def save_customer(self, customer: Customer) -> None:
+        doc = customer.doc
+        with self.store.conflicts():
+            self.sql("UPDATE customers SET mobile = ?, email = ?, external_id = ?, doc = ? "
+                     "WHERE id = ?",
+                     (*(identifier_key(c, doc.get(c)) for c in IDENTIFIER_COLUMNS),
+                      dumps(doc), customer.id))
+
+    def customers_after(self, after_id: int, limit: int) -> list[Customer]:
+        rows = self.sql("SELECT id, doc FROM customers WHERE id > ? ORDER BY id LIMIT ?",
+                        (after_id, limit)).fetchall()
+        return [Customer(r[0], json.loads(r[1])) for r in rows]
+
+    def customers_where(self, column: str, values: list[str]) -> list[Customer]:
+        """Customers whose identifier column holds one of `values` (an index lookup)."""
+        keys = [k for k in (identifier_key(column, v) for v in values) if k is not None]
+        if column not in (*IDENTIFIER_COLUMNS, "id") or not keys:
+            return []
+        marks = ", ".join("?" * len(keys))
+        rows = self.sql(f"SELECT id, doc FROM customers WHERE {column} IN ({marks}) ORDER BY id",
+                        tuple(keys)).fetchall()
+        return [Customer(r[0], json.loads(r[1])) for r in rows]
+
+    def count_customers(self) -> int:
+        return self.sql("SELECT count(*) FROM customers").fetchone()[0]
+
+    # --- records -----------------------------------------------------------------------
+    def records(self, customer_id: int, kind: str) -> list[Record]:
+        rows = self.sql("SELECT id, doc FROM records WHERE customer_id = ? AND kind = ? "
+                        "ORDER BY id", (customer_id, kind)).fetchall()
+        return [Record(r[0], customer_id, kind, json.loads(r[1])) for r in rows]
+
+    def records_of_kind(self, kind: str) -> list[Record]:
+        rows = self.sql("SELECT id, customer_id, doc FROM records WHERE kind = ? ORDER BY id",
+                        (kind,)).fetchall()
+        return [Record(r[0], r[1], kind, json.loads(r[2])) for r in rows]
+
+    def record(self, kind: str, record_id: int) -> Record | None:
+        row = self.sql(f"SELECT customer_id, doc FROM records WHERE kind = ? AND id = ?"
+                       f"{self.lock}", (kind, record_id)).fetchone()
+        return Record(record_id, row[0], kind, json.loads(row[1])) if row else None
+
+    def add_record(self, customer_id: int, kind: str, doc: dict[str, Any]) -> Record:
+        row = self.sql("INSERT INTO records (customer_id, kind, doc) VALUES (?, ?, ?) "
+                       "RETURNING id", (customer_id, kind, dumps(doc))).fetchone()
+        return Record(row[0], customer_id, kind, doc)
+
+    def save_record(self, record: Record) -> None:
+        self.sql("UPDATE records SET doc = ? WHERE id = ?", (dumps(record.doc), record.id))
+
+    def all_records(self) -> list[Record]:
+        rows = self.sql("SELECT id, customer_id, kind, doc FROM records ORDER BY id").fetchall()
+        return [Record(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+    # --- the whole sandbox -------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        row = self.sql("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.sql("DELETE FROM meta WHERE key = ?", (key,))
+        self.sql("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def clear(self) -> None:
+        for table in ("records", "customers", "meta"):
+            self.sql(f"DELETE FROM {table}")
+        self.store.restart_ids(self)
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+class Store(ABC):
+    """A database holding one sandbox; one connection per thread."""
+
+    placeholder = "?"
+    lock_clause = ""
+    serial = "INTEGER"
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def connection(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self.connect()
+        return conn
+
+    @abstractmethod
+    def connect(self) -> Any: ...
+
+    @abstractmethod
+    def begin(self, cursor: Any, write: bool) -> None: ...
+
+    @abstractmethod
+    @contextmanager
+    def conflicts(self) -> Iterator[None]:
+        """Turn the database's unique violation into Conflict(column)."""
+
+    def serialize(self, tx: Tx) -> None:
+        """Make `tx` the only writer until it ends (seeding, import, reset)."""
+
+    def restart_ids(self, tx: Tx) -> None:
+        """After a clear or an import: new ids continue after the largest one."""
+
+    @contextmanager
+    def transaction(self, write: bool = False) -> Iterator[Tx]:
+        cursor = self.connection().cursor()
+        self.begin(cursor, write)
+        try:
+            yield Tx(self, cursor, locking=write)
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        else:
+            cursor.execute("COMMIT")
+        finally:
+            cursor.close()
+
+    def create_schema(self) -> None:
+        with self.transaction(write=True) as tx:
+            for statement in SCHEMA.format(serial=self.serial).split(";"):
+                if statement.strip():
+                    tx.sql(statement)
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+class SQLiteStore(Store):
+    """A SQLite file (or :memory:) in WAL mode. Writers queue on BEGIN IMMEDIATE;
+    synchronous=NORMAL keeps every committed transaction through a crash or kill
+    of the process (only a power cut can lose the last ones)."""
+
+    serial = "INTEGER"  # INTEGER PRIMARY KEY is the rowid; AUTOINCREMENT is not needed
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+        self._memory = threading.Lock() if path == ":memory:" else None
+        if self._memory is not None:
+            self._shared = self.connect()  # one connection, used under the lock
+        else:
+            self.path = str(Path(path).expanduser())
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+
+    def connection(self) -> Any:
+        return self._shared if self._memory is not None else super().connection()
+
+    @contextmanager
+    def transaction(self, write: bool = False) -> Iterator[Tx]:
+        if self._memory is None:
+            with super().transaction(write) as tx:
+                yield tx
+            return
+        with self._memory, super().transaction(write) as tx:
+            yield tx
+
+    def connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        if self.path != ":memory:":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def begin(self, cursor: Any, write: bool) -> None:
+        cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    @contextmanager
+    def conflicts(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.IntegrityError as error:
+            text = str(error)
+            if "UNIQUE" not in text:
+                raise
+            raise Conflict(text.rsplit(".", 1)[-1]) from None
+
+    def describe(self) -> str:
+        return f"sqlite:{self.path}"
+
+
+def open_store(url: str) -> Store:
+    """A store for --store: a path, :memory:, or postgresql://..."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from capmock.mockserver.sandbox.pgstore import PostgresStore
+
+        store: Store = PostgresStore(url)
+    else:
+        store = SQLiteStore(url)
+    store.create_schema()
+    return store

@@ -1,0 +1,51 @@
+"""Shared helpers of the sandbox tests (imported by module name)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from capmock.mockserver.settings import Settings
+from capmock.mockserver.wsgi import create_app
+from capmock.openapi.codec import data_to_xml, xml_to_data
+
+MEDIA = {"json": "application/json", "xml": "application/xml"}
+
+
+def sandbox(**settings: Any) -> FlaskClient:
+    """A test client of a fresh sandbox (in memory unless store= says otherwise)."""
+    settings.setdefault("store", ":memory:")
+    return create_app(Settings(mode="sandbox", **settings)).test_client()
+
+
+def encode(data: dict[str, Any], fmt: str) -> bytes:
+    return json.dumps(data).encode() if fmt == "json" else data_to_xml(data)
+
+
+def decode(body: bytes, fmt: str) -> dict[str, Any]:
+    return json.loads(body) if fmt == "json" else xml_to_data(body)
+
+
+def post(c: FlaskClient, path: str, items: list[dict[str, Any]] | dict[str, Any],
+         fmt: str = "json", key: str = "customer", query: str = "") -> tuple[int, dict]:
+    """POST root/<key> items in `fmt` and read the answer in the same format."""
+    body = encode({"root": {key: items}}, fmt)
+    answer = c.post(f"/v1.1/customer/{path}?format={fmt}{query}", data=body,
+                    content_type=MEDIA[fmt])
+    return answer.status_code, decode(answer.data, fmt)["response"]
+
+
+def get(c: FlaskClient, path: str, query: str, fmt: str = "json") -> tuple[int, dict]:
+    answer = c.get(f"/v1.1/customer/{path}?format={fmt}&{query}")
+    return answer.status_code, decode(answer.data, fmt)["response"]
+
+
+def listed(value: Any) -> list[Any]:
+    """A repeated element as a list (one item is an object in both formats)."""
+    return value if isinstance(value, list) else [] if value in (None, "") else [value]
+
+
+def code_of(item: dict[str, Any]) -> int:
+    return int(item["item_status"]["code"])
