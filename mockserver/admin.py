@@ -5,13 +5,15 @@ at stable URLs."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, abort, current_app, request
 
 from capmock.mockserver.reference import CONTENT_TYPE as HTML
 from capmock.mockserver.reference import reference_html
+from capmock.mockserver.sandbox import backoffice, seed, transfer
 from capmock.openapi import contract
 
 PREFIX = "/__capmock"
@@ -67,6 +69,63 @@ def xsd(name: str) -> Response:
     if name not in known:
         return as_json({"error": f"no XSD named {name}"}, status=404)
     return Response(package_file(f"xsd/{name}"), content_type="application/xml; charset=utf-8")
+
+
+# --- sandbox mode: the whole sandbox, and the back office ---------------------------
+
+def sandbox() -> Any:
+    box = mock().sandbox
+    if box is None:
+        abort(as_json({"error": "not in sandbox mode (capmock serve --mode sandbox)"}, 404))
+    return box
+
+
+@blueprint.post("/sandbox/reset")
+def sandbox_reset() -> Response:
+    return as_json({"customers": seed.reset(sandbox().store)})
+
+
+@blueprint.get("/sandbox/export")
+def sandbox_export() -> Response:
+    data = transfer.export(sandbox().store)
+    return Response(transfer.dumps(data), content_type=JSON,
+                    headers={"Content-Disposition": 'attachment; filename="sandbox.json"'})
+
+
+@blueprint.post("/sandbox/import")
+def sandbox_import() -> Response:
+    """Replace the whole sandbox by the file in the body (all or nothing)."""
+    return sandbox_file(lambda store, data: transfer.replace(store, data))
+
+
+@blueprint.post("/sandbox/load")
+def sandbox_load() -> Response:
+    """Add the file's customers and their history (all or nothing)."""
+    return sandbox_file(transfer.add)
+
+
+def sandbox_file(action: Any) -> Response:
+    store = sandbox().store
+    try:
+        return as_json({"customers": action(store, transfer.parse(request.get_data()))})
+    except transfer.BadSandboxFile as error:
+        return as_json({"error": f"not a loadable sandbox file: {error}"}, 400)
+
+
+@blueprint.get("/sandbox/identity_changes")
+def identity_changes() -> Response:
+    return as_json(backoffice.changes(sandbox().store))
+
+
+@blueprint.post("/sandbox/identity_changes/<int:change_id>/<any(approve, reject):verdict>")
+def identity_change_decision(change_id: int, verdict: str) -> Response:
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        return as_json(backoffice.decide(sandbox().store, change_id, verdict, now))
+    except backoffice.NotPending as error:
+        return as_json({"error": str(error)}, 404)
+    except backoffice.Conflict as error:
+        return as_json({"error": f"cannot approve: {error}"}, 409)
 
 
 @blueprint.get("/docs")

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from capmock.mockserver.journal import prepare as prepare_journal
+from capmock.mockserver.sandbox.options import sandbox_options, sandbox_settings
 from capmock.mockserver.settings import ENV, FORMATS, STATUS_POLICIES, Settings
 
 # Python threads per worker. Few, because the GIL runs one at a time anyway and
@@ -49,8 +50,9 @@ def run_granian(settings: Settings, host: str, port: int, workers: int, access_l
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--mode", type=click.Choice(["replay"]), default="replay", show_default=True,
-              help="replay: answer with the documented samples and codes.")
+@click.option("--mode", type=click.Choice(["replay", "sandbox"]), default="replay",
+              show_default=True, help="replay: answer with the documented samples and codes; "
+              "sandbox: a stateful customer service following the document's rules.")
 @click.option("--auth", callback=check_auth, metavar="TILL:PASSWORD",
               help="Require HTTP Basic with this till and password (md5, as the platform).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
@@ -71,10 +73,11 @@ def run_granian(settings: Settings, host: str, port: int, workers: int, access_l
               help="Record requests for /__capmock/journal (shared by workers via SQLite).")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="One log line per request.")
+@sandbox_options
 def command(host: str, port: int, mode: str, auth: str | None, workers: int, threads: int,
             http_status: str,
             batch_limit: int, default_format: str, cors: bool, delay_ms: int,
-            record: bool, access_log: bool) -> None:
+            record: bool, access_log: bool, **sandbox: object) -> None:
     """Serve the mock of the customer API (JSON and XML)."""
     with tempfile.TemporaryDirectory(prefix="capmock-") as tmp:
         journal = str(Path(tmp) / "journal.sqlite") if workers > 1 and record else None
@@ -83,7 +86,8 @@ def command(host: str, port: int, mode: str, auth: str | None, workers: int, thr
         settings = Settings(mode=mode, auth=auth, http_status=http_status,
                             batch_limit=batch_limit, default_format=default_format, cors=cors,
                             delay_ms=delay_ms, journal_path=journal,
-                            journal_size=1000 if record else 0)
+                            journal_size=1000 if record else 0,
+                            **sandbox_settings(mode, workers, sandbox))
         click.echo(f"capmock {mode} mock on http://{host}:{port}/v1.1/customer/ "
                    f"(reference: http://{host}:{port}/__capmock/docs)", err=True)
         run_granian(settings, host, port, workers, access_log, threads)

@@ -217,9 +217,11 @@ class Store(ABC):
     def conflicts(self) -> Iterator[None]:
         """Turn the database's unique violation into Conflict(column)."""
 
+    @abstractmethod
     def serialize(self, tx: Tx) -> None:
         """Make `tx` the only writer until it ends (seeding, import, reset)."""
 
+    @abstractmethod
     def restart_ids(self, tx: Tx) -> None:
         """After a clear or an import: new ids continue after the largest one."""
 
@@ -301,6 +303,13 @@ class SQLiteStore(Store):
             if "UNIQUE" not in text:
                 raise
             raise Conflict(text.rsplit(".", 1)[-1]) from None
+
+    def serialize(self, tx: Tx) -> None:
+        """Nothing to do: a write transaction began with BEGIN IMMEDIATE, which
+        already excludes every other writer."""
+
+    def restart_ids(self, tx: Tx) -> None:
+        """Nothing to do: a new rowid is one more than the largest in the table."""
 
     def describe(self) -> str:
         return f"sqlite:{self.path}"

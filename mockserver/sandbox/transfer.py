@@ -87,5 +87,12 @@ def replace(store: Store, data: dict[str, Any]) -> int:
     return count
 
 
+def add(store: Store, data: dict[str, Any]) -> int:
+    """Load: the file's customers are added to what the store holds (all or nothing)."""
+    with store.transaction(write=True) as tx:
+        store.serialize(tx)
+        return load(tx, data)
+
+
 def dumps(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, indent=1)

@@ -26,7 +26,7 @@ def fields_node(pairs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"field": [dict(p) for p in pairs]}
 
 
-def profile(customer: Customer) -> dict[str, Any]:
+def profile_view(customer: Customer) -> dict[str, Any]:
     """The profile as customer/add and customer/update answer it."""
     doc = customer.doc
     out = {**identity(customer), **pick(doc, NAMES), "registered_on": doc.get("registered_on", ""),

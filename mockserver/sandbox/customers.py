@@ -1,0 +1,187 @@
+"""customer/add, customer/update, customer/update_identity and customer/get on
+the sandbox's store (rules: profile.py, registration.py).
+
+Decisions where the document is silent:
+- add with identifiers of an existing customer updates that customer (the
+  document: "an existing identifier updates the other details"); identifiers
+  of two different customers in one item fail it with the code of the
+  identifier that belongs to the other one (1032/1016/1033).
+- customer/get shows user_id when asked (user_id=true) or looked up by it,
+  as the document's parameter table says; registered_store, registered_till
+  and fraud_details are returned unless the parameter is false. The other
+  optional sections (next_slab, slab_history ...) have no documented shape
+  and are not returned.
+- update_identity records a pending change request (kind identity_changes);
+  /__capmock/sandbox/identity_changes/<id>/approve applies it, .../reject
+  drops it, as the platform's back office does. A new value that already
+  belongs to a customer fails at once with 1041; a malformed one with 1042.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from capmock.mockserver.sandbox import profile, registration
+from capmock.mockserver.sandbox.results import (
+    NOT_FOUND,
+    body,
+    each_customer,
+    echo,
+    failed,
+    find,
+    status,
+)
+from capmock.mockserver.sandbox.service import Call
+from capmock.mockserver.sandbox.store import Customer, Tx
+from capmock.mockserver.sandbox.views import LOYALTY, fields_node, pick, profile_view
+from capmock.openapi import contract
+
+SUCCESS = 1000
+DATE_OUT_OF_RANGE = 1034
+PENDING = 1040
+CHANGE_FAILED = 1041
+INVALID_IDENTIFIER = 1042
+IDENTITY_CHANGES = "identity_changes"
+DEFAULT_SECTIONS = ("registered_store", "registered_till", "fraud_details")
+
+
+def each_item(call: Call, tx: Tx, act: Any) -> dict[str, Any]:
+    """Run act(call, tx, item) for every item; items that failed validation keep their code."""
+    out = []
+    for index, item in enumerate(call.items):
+        if index in call.failures:
+            out.append({**echo(item), "item_status": call.failures[index]})
+        else:
+            out.append(act(call, tx, item))
+    return body(call.op.item, out)
+
+
+# --- customer/add ---------------------------------------------------------------------
+
+def register(call: Call, tx: Tx, item: dict[str, Any]) -> dict[str, Any]:
+    rules = call.settings
+    code = registration.missing_identifier(rules.required_identifiers, item)
+    if not code and registration.outside_window(item.get("registered_on"), call.now,
+                                                rules.registration_past_days,
+                                                rules.registration_future_days):
+        code = DATE_OUT_OF_RANGE
+    if code:
+        return failed(call.op.id, item, code)
+    found = profile.owners(tx, item)
+    if not found:
+        customer = tx.insert_customer(profile.new_doc(item, call.timestamp))
+    else:
+        customer = next(iter(found.values()))
+        others = [name for name, c in found.items() if c.id != customer.id]
+        code = profile.TAKEN[others[0]] if others else \
+            profile.set_identifiers(tx, customer, item, {})
+        if code:
+            return failed(call.op.id, item, code)
+        profile.merge_profile(customer.doc, item, call.timestamp)
+        tx.save_customer(customer)
+    return {**profile_view(customer), "item_status": status(call.op.id, SUCCESS),
+            "side_effects": ""}
+
+
+def add(call: Call, tx: Tx) -> dict[str, Any]:
+    return each_item(call, tx, register)
+
+
+# --- customer/update -------------------------------------------------------------------
+
+def update_one(call: Call, tx: Tx, item: dict[str, Any]) -> dict[str, Any]:
+    customer, missing = find(tx, item)
+    if customer is None:
+        return failed(call.op.id, item, missing)
+    rules = call.settings
+    may_change = {"mobile": rules.allow_mobile_update, "email": rules.allow_email_update,
+                  "external_id": rules.allow_external_id_update}
+    code = profile.set_identifiers(tx, customer, item, may_change)
+    if code:
+        return failed(call.op.id, item, code)
+    profile.merge_profile(customer.doc, item, call.timestamp)
+    tx.save_customer(customer)
+    return {**profile_view(customer), "item_status": status(call.op.id, SUCCESS)}
+
+
+def update(call: Call, tx: Tx) -> dict[str, Any]:
+    return each_item(call, tx, update_one)
+
+
+# --- customer/update_identity ------------------------------------------------------------
+
+def well_formed(identifier: str, value: str) -> bool:
+    schema = contract.spec()["components"]["schemas"][identifier]
+    pattern = schema.get("pattern") or schema["anyOf"][0]["pattern"]
+    return bool(re.search(pattern, value))
+
+
+def request_change(call: Call, tx: Tx, item: dict[str, Any]) -> dict[str, Any]:
+    name, old, new = item.get("identifier"), item.get("old_value"), item.get("new_value")
+    change = {"identifier": name, "old_value": old, "new_value": new}
+    customer = tx.customer(name, old)
+    if customer is None:
+        code = NOT_FOUND
+    elif not well_formed(name, new):
+        code = INVALID_IDENTIFIER
+    elif tx.customer(name, new) is not None:
+        code = CHANGE_FAILED
+    else:
+        tx.add_record(customer.id, IDENTITY_CHANGES,
+                      {**change, "state": "PENDING", "requested_on": call.timestamp})
+        return {**change, "updated": "false", "item_status": status(call.op.id, PENDING)}
+    return {**change, "updated": "false", "item_status": status(call.op.id, code)}
+
+
+def update_identity(call: Call, tx: Tx) -> dict[str, Any]:
+    return each_item(call, tx, request_change)
+
+
+# --- customer/get ----------------------------------------------------------------------------
+
+def transaction_summaries(tx: Tx, customer: Customer) -> dict[str, Any]:
+    summaries = []
+    for record in reversed(tx.records(customer.id, "transactions")):
+        t = record.doc
+        summaries.append({"id": t.get("id", str(record.id)), "number": t.get("number", ""),
+                          "type": t.get("type", ""),
+                          "created_date": t.get("created_date") or t.get("billing_time", ""),
+                          "store": t.get("store") if isinstance(t.get("store"), str) else ""})
+    return {"transaction": summaries}
+
+
+def details(call: Call, tx: Tx, customer: Customer) -> dict[str, Any]:
+    doc = customer.doc
+    shown_id = call.query.get("user_id") == "true" or "user_id" in call.items[0]
+    out = {"user_id": customer.user_id} if shown_id else {}
+    out.update(pick(doc, ("firstname", "lastname", "mobile", "email", "external_id",
+                          *LOYALTY, "registered_on", "updated_on", "type", "source",
+                          "registered_by")))
+    for section in DEFAULT_SECTIONS:
+        if call.query.get(section) != "false" and isinstance(doc.get(section), dict):
+            out[section] = doc[section]
+    out["custom_fields"] = fields_node(doc.get("custom_fields") or [])
+    out["extended_fields"] = fields_node(doc.get("extended_fields") or [])
+    out["transactions"] = transaction_summaries(tx, customer)
+    out["item_status"] = status(call.op.id, SUCCESS)
+    return out
+
+
+def get(call: Call, tx: Tx) -> dict[str, Any]:
+    data = each_customer(call, tx, details)
+    found = sum(1 for i in call.items if i)  # total and success_count, as the sample shows
+    answer_status = data["response"]["status"]
+    ok = data["response"]["customers"]["customer"]
+    ok = ok if isinstance(ok, list) else [ok]
+    answer_status["total"] = str(found)
+    answer_status["success_count"] = str(sum(i["item_status"]["success"] == "true" for i in ok))
+    return data
+
+
+HANDLERS = {
+    "customer_add": add,
+    "customer_update": update,
+    "customer_update_identity": update_identity,
+    "customer_get": get,
+}
