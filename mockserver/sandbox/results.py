@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from capmock.mockserver import replay
 from capmock.mockserver.sandbox.store import Customer, Tx
 from capmock.openapi import envelope
 
@@ -18,9 +19,9 @@ def status(op_id: str, code: int) -> dict[str, str]:
 
 
 def echo(item: dict[str, Any]) -> dict[str, Any]:
-    """The identifiers a request item sent, for an item that failed."""
-    return {k: item[k] for k in ("user_id", *IDENTIFIERS)
-            if isinstance(item.get(k), str) and item[k]}
+    """The well-formed identifiers a request item sent, for an item that failed
+    (a malformed one is not repeated, so the answer stays valid)."""
+    return replay.echo(item)
 
 
 def failed(op_id: str, item: dict[str, Any], code: int) -> dict[str, Any]:

@@ -64,7 +64,7 @@ def condition(text: str) -> Condition:
     parts = tuple(v for v in values.split(";"))
     if operator == "RANGE" and len(parts) != 2:
         raise Rejection(BAD_REQUEST, f"q: {text!r}: RANGE takes two values, low;high")
-    if attribute in NUMERIC and any(not number(v) for v in parts):
+    if attribute in NUMERIC and any(number(v) is None for v in parts):
         raise Rejection(BAD_REQUEST, f"q: {text!r}: {name} compares numbers")
     return Condition(attribute, operator, parts, attribute not in PROFILE)
 

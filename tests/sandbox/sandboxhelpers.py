@@ -49,3 +49,11 @@ def listed(value: Any) -> list[Any]:
 
 def code_of(item: dict[str, Any]) -> int:
     return int(item["item_status"]["code"])
+
+
+def empty_sandbox(**settings: Any) -> FlaskClient:
+    """A sandbox without the document's customers (imported an empty sandbox file)."""
+    c = sandbox(**settings)
+    empty = {"format": "capmock-sandbox", "version": 1, "customers": []}
+    assert c.post("/__capmock/sandbox/import", data=json.dumps(empty)).status_code == 200
+    return c
