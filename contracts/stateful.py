@@ -75,6 +75,20 @@ def returned_items(case: Any, response: Any) -> list[dict[str, Any]]:
     return [i for i in items if isinstance(i, dict)]
 
 
+def written_items(case: Any, response: Any) -> list[dict[str, Any]]:
+    """The request items that succeeded, with the identifiers the answer reports:
+    an existing customer keeps a set identifier (the document: "not value to
+    value"), and the answer says which one it kept."""
+    answered = returned_items(case, response)
+    oks = succeeded(response, case)
+    written = []
+    for index, (item, ok) in enumerate(zip(request_items(case), oks, strict=False)):
+        if ok:
+            said = identifiers(answered[index]) if index < len(answered) else {}
+            written.append({**item, **said})
+    return written
+
+
 def identifiers(item: dict[str, Any]) -> dict[str, str]:
     return {k: str(item[k]) for k in IDENTIFIERS if isinstance(item.get(k), str) and item[k]}
 
@@ -147,9 +161,8 @@ class registrations_are_read_back:  # named after the property it verifies, like
     def after_response(self, ctx: Any, response: Any, case: Any) -> None:
         op = operation_of(case).id
         if op in ("customer_add", "customer_update"):
-            for item, ok in zip(request_items(case), succeeded(response, case), strict=False):
-                if ok:
-                    (self.ledger.register if op == "customer_add" else self.ledger.update)(item)
+            for item in written_items(case, response):
+                (self.ledger.register if op == "customer_add" else self.ledger.update)(item)
         elif op == "customer_get":
             for got in returned_items(case, response):
                 expected = self.ledger.find(got)
@@ -168,13 +181,11 @@ class identifiers_never_change:  # named after the property it verifies
     def after_response(self, ctx: Any, response: Any, case: Any) -> None:
         op = operation_of(case).id
         if op == "customer_add":
-            for item, ok in zip(request_items(case), succeeded(response, case), strict=False):
-                if ok:
-                    self.ledger.register(item)
+            for item in written_items(case, response):
+                self.ledger.register(item)
         elif op == "customer_update":
-            for item, ok in zip(request_items(case), succeeded(response, case), strict=False):
-                if ok:
-                    self.ledger.update(item)
+            for item in written_items(case, response):
+                self.ledger.update(item)
         elif op == "customer_get":
             for got in returned_items(case, response):
                 expected = self.ledger.find_any(got)

@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
-from capmock.mockserver import admin, replay
+from capmock.mockserver import admin, negotiation, replay
 from capmock.mockserver.errors import Rejection
 from capmock.mockserver.http import MockRequest, MockResponse
 from capmock.mockserver.journal import Raw, open_journal
@@ -168,12 +168,20 @@ def too_large(mock: Mock) -> Response:
                     headers={"X-Cap-Requestid": mock.ids.next(), **cors_headers(mock.settings)})
 
 
+def answer_format(mock: Mock) -> str:
+    """The format the client asked for, as far as it can be told (else the default)."""
+    try:
+        return negotiation.response_format(to_mock_request(b""), mock.settings.default_format)
+    except Rejection:
+        return mock.settings.default_format
+
+
 def unexpected(mock: Mock, error: Exception) -> Response:
     """A bug in capmock is answered with FACTS 407 "Unknown Error", logged with its trace."""
     if isinstance(error, HTTPException):
         return error
     logger.exception("unexpected error answering %s %s", request.method, request.path)
-    answer = rejected(Rejection(407, type(error).__name__), mock.settings.default_format,
+    answer = rejected(Rejection(407, type(error).__name__), answer_format(mock),
                       mock.settings, None)
     return Response(answer.body, status=answer.status, content_type=answer.content_type,
                     headers={"X-Cap-Requestid": mock.ids.next(), **cors_headers(mock.settings)})

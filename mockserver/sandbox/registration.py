@@ -28,10 +28,14 @@ def missing_identifier(rule: str, item: dict[str, Any]) -> int:
 
 
 def outside_window(registered_on: Any, now: datetime, past_days: int, future_days: int) -> bool:
-    """registered_on before now - past_days or after now + future_days (1034)."""
+    """registered_on before now - past_days or after now + future_days (1034);
+    a date that does not exist (2020-13-45) is outside every window."""
     if not isinstance(registered_on, str) or not registered_on:
         return False
-    when = datetime.strptime(registered_on, "%Y-%m-%d %H:%M:%S").replace(tzinfo=now.tzinfo)
+    try:
+        when = datetime.strptime(registered_on, "%Y-%m-%d %H:%M:%S").replace(tzinfo=now.tzinfo)
+    except ValueError:
+        return True
     return not now - timedelta(days=past_days) <= when <= now + timedelta(days=future_days)
 
 

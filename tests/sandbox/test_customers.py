@@ -107,7 +107,8 @@ def test_a_bad_item_fails_alone_and_the_batch_goes_on(fmt: str) -> None:
 
 
 @pytest.mark.parametrize(("registered_on", "code"), [
-    ("2099-01-01 00:00:00", 1034), ("1900-01-01 00:00:00", 1034), ("2020-05-05 10:00:00", 1000)])
+    ("2099-01-01 00:00:00", 1034), ("1900-01-01 00:00:00", 1034), ("0000-00-00 00:00:00", 1034),
+    ("2020-13-28 95:44:73", 1034), ("2020-05-05 10:00:00", 1000)])
 def test_registered_on_must_be_within_the_window(registered_on: str, code: int) -> None:
     _, answer = post(sandbox(), "add", [customer("919000000001", registered_on=registered_on)])
     assert code_of(items(answer)[0]) == code
