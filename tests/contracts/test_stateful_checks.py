@@ -157,3 +157,16 @@ def test_stateful_checks_are_skipped_with_the_reason_against_replay() -> None:
     cell = matrix.cells[("customer_get", "json", "registrations_are_read_back")]
     assert cell.state == "skip"
     assert cell.skipped == STATELESS
+
+
+def test_the_ledger_keeps_the_identifiers_the_server_says_it_kept() -> None:
+    """add with a new mobile and a known email: the server may keep the stored
+    mobile (document: "not value to value") and says so in its answer."""
+    check = stateful.identifiers_never_change()
+    sent = {"mobile": "44700900001", "email": "tom@example.com"}
+    kept = {"mobile": "44700900000", "email": "tom@example.com"}
+    check.after_response(None, customers(kept), case(
+        "customer_add", {"root": {"customer": [sent]}}))
+    check.after_response(None, customers(kept), case("customer_get"))
+    with pytest.raises(AssertionError, match="mobile: registered '44700900000'"):
+        check.after_response(None, customers(sent), case("customer_get"))
