@@ -11,6 +11,8 @@ the XSD does not declare before validating against it.
 from __future__ import annotations
 
 import copy
+import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -121,8 +123,35 @@ def json_errors(operation: str, role: str, data: Any, profile: str = "lenient") 
     return json_errors_for(operations()[operation].body_schemas[role], data, profile)
 
 
+@cache
+def fast_validator(schema_name: str, profile: str = "lenient") -> Any:
+    """The same schema compiled by jsonschema-rs (Rust): ~700x faster on a valid
+    body, so valid bodies (nearly all) skip the Python validator, which is kept
+    for its detailed errors."""
+    import jsonschema_rs
+
+    root = {"components": _components(profile), "$ref": f"#/components/schemas/{schema_name}"}
+    return jsonschema_rs.Draft7Validator(root)
+
+
+# Where Python's re and the ECMA-262 regexes of jsonschema-rs disagree: Python's
+# \s also matches U+001C-U+001F and U+0085, and its $ matches before a final
+# newline. Data with such characters is judged by the Python validator alone.
+PYTHON_ONLY = re.compile(r'\\u001[cdefCDEF]|\x85|\\n"')
+
+
+def surely_valid(schema_name: str, data: Any, profile: str = "lenient") -> bool:
+    """True only if the Python validator would find no error (the fast path);
+    False means: ask the Python validator."""
+    if not fast_validator(schema_name, profile).is_valid(data):
+        return False
+    return not PYTHON_ONLY.search(json.dumps(data, ensure_ascii=False))
+
+
 def json_errors_for(schema_name: str, data: Any, profile: str = "lenient") -> list[str]:
     """Violations of data against one component schema, one line each."""
+    if surely_valid(schema_name, data, profile):
+        return []
     validator = json_validator(schema_name, profile)
     return [describe(e) for e in sorted(validator.iter_errors(data), key=_error_key)]
 
