@@ -8,6 +8,7 @@ MockResponse back, so every stage can be tested without a server.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from urllib.parse import parse_qsl
 
 
@@ -22,7 +23,7 @@ class MockRequest:
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name.lower(), default)
 
-    @property
+    @cached_property
     def query(self) -> list[tuple[str, str]]:
         """Query parameters in order; '+' decodes to a space (the document's dates)."""
         return parse_qsl(self.query_string, keep_blank_values=True)
