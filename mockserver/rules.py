@@ -6,15 +6,14 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from capmock import fixtures
 from capmock.openapi import codes
 
 
 @cache
 def rules() -> dict[str, Any]:
     text = resources.files("capmock.mockserver").joinpath("rules.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return fixtures.parse_yaml(text)
 
 
 def code_for(operation: str, kind: str, field: str | None = None) -> int | None:

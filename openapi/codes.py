@@ -14,7 +14,8 @@ from importlib.resources import files
 from typing import Any
 
 import jsonschema
-import yaml
+
+from capmock import fixtures
 
 __all__ = [
     "CodeTableError",
@@ -87,7 +88,7 @@ class ItemCode:
 
 def _read_yaml(name: str) -> Any:
     resource = files(_PACKAGE).joinpath(name)
-    return yaml.safe_load(resource.read_text(encoding="utf-8"))
+    return fixtures.parse_yaml(resource.read_text(encoding="utf-8"))
 
 
 @functools.cache

@@ -19,9 +19,9 @@ from importlib import resources
 from typing import Any
 
 import jsonschema
-import yaml
 from lxml import etree
 
+from capmock import fixtures
 from capmock.openapi.codec import parse_xml
 
 SPEC_NAME = "capillary-customer-v1.1.yaml"
@@ -53,7 +53,7 @@ def package_text(name: str) -> str:
 @cache
 def spec() -> dict[str, Any]:
     """The OpenAPI document as published (lenient profile)."""
-    return yaml.safe_load(package_text(SPEC_NAME))
+    return fixtures.parse_yaml(package_text(SPEC_NAME))
 
 
 def _body_schema(media: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from capmock import fixtures
 from capmock.mockserver.sandbox.store import Conflict, Store, Tx
 
 FORMAT = {"format": "capmock-sandbox", "version": 1}
@@ -28,13 +29,13 @@ class BadSandboxFile(ValueError):
 @cache
 def validator() -> jsonschema.Draft202012Validator:
     text = resources.files(__package__).joinpath("sandbox-file.schema.yaml").read_text("utf-8")
-    return jsonschema.Draft202012Validator(yaml.safe_load(text))
+    return jsonschema.Draft202012Validator(fixtures.parse_yaml(text))
 
 
 def parse(raw: bytes | str) -> dict[str, Any]:
     """A sandbox file (JSON, or YAML which includes JSON), checked against its schema."""
     try:
-        data = yaml.safe_load(raw)
+        data = fixtures.parse_yaml(raw)
     except yaml.YAMLError as error:
         raise BadSandboxFile(f"not JSON or YAML: {error}") from None
     errors = sorted(validator().iter_errors(data), key=lambda e: list(e.absolute_path))
