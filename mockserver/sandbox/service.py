@@ -20,7 +20,7 @@ from capmock.openapi.contract import Operation
 
 Handler = Callable[["Call", Tx], dict[str, Any]]
 # modules that define HANDLERS = {operation id: handler}
-MODULES = ("customers", "search")
+MODULES = ("customers", "search", "history")
 RACE_RETRIES = 5
 
 
