@@ -20,7 +20,8 @@ from capmock.openapi.contract import Operation
 
 Handler = Callable[["Call", Tx], dict[str, Any]]
 # modules that define HANDLERS = {operation id: handler}
-MODULES = ("customers", "search", "history")
+MODULES = ("customers", "search", "history", "notes", "tickets", "referrals", "preferences",
+           "subscriptions")
 RACE_RETRIES = 5
 
 
