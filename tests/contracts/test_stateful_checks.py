@@ -170,3 +170,19 @@ def test_the_ledger_keeps_the_identifiers_the_server_says_it_kept() -> None:
     check.after_response(None, customers(kept), case("customer_get"))
     with pytest.raises(AssertionError, match="mobile: registered '44700900000'"):
         check.after_response(None, customers(sent), case("customer_get"))
+
+
+def test_a_filtered_read_is_not_judged() -> None:
+    """notes?associate_id=... returns that associate's notes only."""
+    check = stateful.writes_are_read_back()
+    item = {"mobile": "44700900999", "associate_id": "1",
+            "notes": {"note": [{"date": "2016-05-05 15:15:00", "description": "Likes Maggi"}]}}
+    check.after_response(None, response({"response": {"status": STATUS, "customer": {
+        **item, "item_status": OK}}}), case("customer_notes_add", {"root": {"customer": item}}))
+    read = {"mobile": "44700900999", "notes": {"note": []}, "item_status": OK}
+    answer = response({"response": {"status": STATUS, "customer": read}})
+    check.after_response(None, answer, case("customer_notes_get", query={
+        "mobile": "44700900999", "associate_id": "2"}))
+    with pytest.raises(AssertionError, match="written but not read back"):
+        check.after_response(None, answer, case("customer_notes_get", query={
+            "mobile": "44700900999"}))
