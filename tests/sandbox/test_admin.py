@@ -81,3 +81,19 @@ def test_capmock_seed_loads_replaces_and_exports(tmp_path) -> None:
     assert runner.invoke(seed_command, [str(file), "--store", store, "--replace"]).exit_code == 0
     runner.invoke(seed_command, [str(out), "--store", store, "--export"])
     assert [c.get("mobile") for c in json.loads(out.read_text())["customers"]] == ["919000000008"]
+
+
+def test_every_operation_acts_on_the_sandbox() -> None:
+    """No operation falls back to replay in sandbox mode."""
+    from capmock.mockserver.sandbox.service import handlers
+    from capmock.openapi import contract
+
+    assert set(handlers()) == set(contract.operations())
+
+
+def test_state_is_kept_between_two_apps_on_one_store(tmp_path) -> None:
+    """Restart: a second app on the same SQLite file reads what the first wrote."""
+    store = str(tmp_path / "sandbox.sqlite")
+    post(sandbox(store=store), "add", [{"mobile": "919000000001", "firstname": "Kept"}])
+    _, answer = get(sandbox(store=store), "get", "mobile=919000000001")
+    assert listed(answer["customers"]["customer"])[0]["firstname"] == "Kept"
