@@ -30,7 +30,8 @@ class PostgresStore(Store):
         return psycopg.connect(self.url, autocommit=True, prepare_threshold=None)
 
     def begin(self, cursor: Any, write: bool) -> None:
-        cursor.execute("BEGIN")
+        """A read sees one snapshot (an export reads several tables)."""
+        cursor.execute("BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
     def create_schema(self) -> None:
         with self.transaction(write=True) as tx:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,9 +74,9 @@ class Record:
 
 def identifier_key(column: str, value: Any) -> str | None:
     """The value stored in a UNIQUE column: emails compare case-insensitively."""
-    if value in (None, ""):
+    text = "" if value is None else str(value).strip()
+    if not text:
         return None
-    text = str(value).strip()
     return text.lower() if column == "email" else text
 
 
@@ -159,10 +160,16 @@ class Tx:
                        f"{self.lock}", (kind, record_id)).fetchone()
         return Record(record_id, row[0], kind, json.loads(row[1])) if row else None
 
-    def add_record(self, customer_id: int, kind: str, doc: dict[str, Any]) -> Record:
-        row = self.sql("INSERT INTO records (customer_id, kind, doc) VALUES (?, ?, ?) "
-                       "RETURNING id", (customer_id, kind, dumps(doc))).fetchone()
-        return Record(row[0], customer_id, kind, doc)
+    def add_record(self, customer_id: int, kind: str, doc: dict[str, Any],
+                   record_id: int | None = None) -> Record:
+        if record_id is None:
+            row = self.sql("INSERT INTO records (customer_id, kind, doc) VALUES (?, ?, ?) "
+                           "RETURNING id", (customer_id, kind, dumps(doc))).fetchone()
+            return Record(row[0], customer_id, kind, doc)
+        with self.store.conflicts():
+            self.sql("INSERT INTO records (id, customer_id, kind, doc) VALUES (?, ?, ?, ?)",
+                     (record_id, customer_id, kind, dumps(doc)))
+        return Record(record_id, customer_id, kind, doc)
 
     def save_record(self, record: Record) -> None:
         self.sql("UPDATE records SET doc = ? WHERE id = ?", (dumps(record.doc), record.id))
@@ -286,7 +293,7 @@ class SQLiteStore(Store):
                                check_same_thread=False)
         conn.execute("PRAGMA busy_timeout = 30000")
         if self.path != ":memory:":
-            conn.execute("PRAGMA journal_mode = WAL")
+            use_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
@@ -313,6 +320,21 @@ class SQLiteStore(Store):
 
     def describe(self) -> str:
         return f"sqlite:{self.path}"
+
+
+def use_wal(conn: sqlite3.Connection, seconds: float = 30) -> None:
+    """Switch a file to WAL (it stays so). On a new file another process may be
+    writing the first page: SQLite answers "database is locked" at once, not
+    after the busy timeout, so try again for a while."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def open_store(url: str) -> Store:

@@ -45,12 +45,16 @@ def parse(raw: bytes | str) -> dict[str, Any]:
     return data
 
 
+RECORD_ID = "_record_id"  # a record's id in the store, kept through export and import
+
+
 def export(store: Store) -> dict[str, Any]:
+    """The whole sandbox, read in one transaction (one snapshot)."""
     with store.transaction() as tx:
         records: dict[int, dict[str, list]] = {}
         for record in tx.all_records():
             records.setdefault(record.customer_id, {}).setdefault(record.kind, []).append(
-                record.doc)
+                {RECORD_ID: record.id, **record.doc})
         customers, after = [], 0
         while batch := tx.customers_after(after, 1000):
             for customer in batch:
@@ -63,19 +67,41 @@ def export(store: Store) -> dict[str, Any]:
 
 
 def load(tx: Tx, data: dict[str, Any]) -> int:
-    """Add the file's customers and records to the store; returns how many customers."""
-    for index, entry in enumerate(data["customers"]):
-        doc = {k: v for k, v in entry.items() if k not in ("user_id", "records")}
-        user_id = int(entry["user_id"]) if "user_id" in entry else None
-        try:
-            customer = tx.insert_customer(doc, user_id)
-        except Conflict as conflict:
-            raise BadSandboxFile(f"/customers/{index}: {conflict}") from None
-        for kind, docs in entry.get("records", {}).items():
-            for record in docs:
-                tx.add_record(customer.id, kind, record)
+    """Add the file's customers and records to the store; returns how many customers.
+    Entries that carry their id go first, so an entry without one can never be
+    given an id that a later entry of the file asks for."""
+    entries = list(enumerate(data["customers"]))
+    placed = [(i, e, insert(tx, i, e)) for i, e in entries if "user_id" in e]
     tx.store.restart_ids(tx)
-    return len(data["customers"])
+    placed += [(i, e, insert(tx, i, e)) for i, e in entries if "user_id" not in e]
+    records = [(customer_id, kind, doc) for _, entry, customer_id in sorted(placed)
+               for kind, docs in entry.get("records", {}).items() for doc in docs]
+    for keep_ids in (True, False):
+        for customer_id, kind, doc in records:
+            if (RECORD_ID in doc) == keep_ids:
+                add_record(tx, customer_id, kind, doc)
+        tx.store.restart_ids(tx)
+    return len(entries)
+
+
+def insert(tx: Tx, index: int, entry: dict[str, Any]) -> int:
+    doc = {k: v for k, v in entry.items() if k not in ("user_id", "records")}
+    user_id = int(entry["user_id"]) if "user_id" in entry else None
+    try:
+        return tx.insert_customer(doc, user_id).id
+    except Conflict as conflict:
+        raise BadSandboxFile(f"/customers/{index}: {conflict}") from None
+
+
+def add_record(tx: Tx, customer_id: int, kind: str, doc: dict[str, Any]) -> None:
+    record_id = doc.get(RECORD_ID)
+    if record_id is not None and (not isinstance(record_id, int) or record_id < 1):
+        raise BadSandboxFile(f"{RECORD_ID} {record_id!r} is not a positive whole number")
+    body = {k: v for k, v in doc.items() if k != RECORD_ID}
+    try:
+        tx.add_record(customer_id, kind, body, record_id)
+    except Conflict:
+        raise BadSandboxFile(f"two records have {RECORD_ID} {record_id}") from None
 
 
 def replace(store: Store, data: dict[str, Any]) -> int:

@@ -52,8 +52,8 @@ def test_documented_samples_take_the_fast_path(operation: str, role: str, path: 
 
 
 TRICKY = st.text(alphabet=st.sampled_from(
-    list("09az AZ@.-:_\n\t") + ["\x1c", "\x1d", "\x1f", "\x85", "\xa0", "\u2028", "\ufeff",
-                                "\x00", "é", "٣"]), max_size=14)
+    [*"09az AZ@.-:_\n\t", "\x1c", "\x1d", "\x1f", "\x85", "\xa0", "\u2028", "\ufeff",
+     "\x00", "é", "٣"]), max_size=14)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
