@@ -11,6 +11,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.resources import files
+from types import MappingProxyType
 from typing import Any
 
 import jsonschema
@@ -159,10 +160,12 @@ def operations() -> tuple[str, ...]:
     return tuple(_table()["operations"])
 
 
-def request_codes() -> dict[int, RequestCode]:
-    """Request-level codes by number."""
+@functools.cache
+def request_codes() -> Mapping[int, RequestCode]:
+    """Request-level codes by number (read-only: built once, asked per request)."""
     entries = _table()["request_level"]
-    return {e["code"]: RequestCode(e["code"], e["message"], e["success"]) for e in entries}
+    return MappingProxyType({e["code"]: RequestCode(e["code"], e["message"], e["success"])
+                             for e in entries})
 
 
 @functools.cache

@@ -15,6 +15,7 @@ are documents of a `kind`, in the order they were added.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -24,6 +25,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 IDENTIFIER_COLUMNS = ("mobile", "email", "external_id")
 SCHEMA = """
@@ -260,9 +266,17 @@ class Store(ABC):
 
 
 class SQLiteStore(Store):
-    """A SQLite file (or :memory:) in WAL mode. Writers queue on BEGIN IMMEDIATE;
-    synchronous=NORMAL keeps every committed transaction through a crash or kill
-    of the process (only a power cut can lose the last ones)."""
+    """A SQLite file (or :memory:) in WAL mode; synchronous=NORMAL keeps every
+    committed transaction through a crash or kill of the process (only a power
+    cut can lose the last ones).
+
+    Writers queue on a lock before BEGIN IMMEDIATE: a thread lock within the
+    process and an flock on `<store>.lock` across processes. Left to SQLite, a
+    writer that finds the file locked sleeps 1, 2, 5 ... 100 ms between tries
+    and is not woken when the lock frees: add's p99 was 157-239 ms at 32
+    connections; the kernel's queue wakes the next writer at once (p99 15-23
+    ms in the same measurement). Readers never wait (WAL).
+    """
 
     serial = "INTEGER"  # INTEGER PRIMARY KEY is the rowid; AUTOINCREMENT is not needed
 
@@ -270,6 +284,9 @@ class SQLiteStore(Store):
         super().__init__()
         self.path = path
         self._memory = threading.Lock() if path == ":memory:" else None
+        self._writers = threading.Lock()
+        self._lock_file = -1  # a descriptor, not a file object: nothing to warn about
+        self._lock_pid = 0
         if self._memory is not None:
             self._shared = self.connect()  # one connection, used under the lock
         else:
@@ -281,12 +298,36 @@ class SQLiteStore(Store):
 
     @contextmanager
     def transaction(self, write: bool = False) -> Iterator[Tx]:
-        if self._memory is None:
+        if self._memory is not None:
+            with self._memory, super().transaction(write) as tx:
+                yield tx
+        elif write:
+            with self._writers, self._process_lock(), super().transaction(write) as tx:
+                yield tx
+        else:
             with super().transaction(write) as tx:
                 yield tx
+
+    @contextmanager
+    def _process_lock(self) -> Iterator[None]:
+        """The store's write lock among processes (held under the thread lock)."""
+        if fcntl is None:  # no flock (Windows): SQLite's own busy handler queues them
+            yield
             return
-        with self._memory, super().transaction(write) as tx:
-            yield tx
+        if self._lock_pid != os.getpid():  # first use, or a forked child: own descriptor
+            self._lock_file = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+            self._lock_pid = os.getpid()
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        super().close()
+        if self._lock_pid == os.getpid():
+            os.close(self._lock_file)
+            self._lock_pid = 0
 
     def connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
