@@ -212,12 +212,17 @@ class Store(ABC):
 
     def __init__(self) -> None:
         self._local = threading.local()
+        self._connections: list[Any] = []  # every thread's, so close() closes them all
+        self._generation = 0  # raised by close(): threads then open a new connection
+        self._guard = threading.Lock()
 
     def connection(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self.connect()
-        return conn
+        if getattr(self._local, "generation", None) != self._generation:
+            conn = self.connect()
+            with self._guard:
+                self._connections.append(conn)
+            self._local.conn, self._local.generation = conn, self._generation
+        return self._local.conn
 
     @abstractmethod
     def connect(self) -> Any: ...
@@ -259,10 +264,12 @@ class Store(ABC):
                     tx.sql(statement)
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close every thread's connection (a thread that goes on gets a new one)."""
+        with self._guard:
+            connections, self._connections = self._connections, []
+            self._generation += 1
+        for conn in connections:
             conn.close()
-            self._local.conn = None
 
 
 class SQLiteStore(Store):

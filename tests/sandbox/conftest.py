@@ -75,12 +75,6 @@ def require_postgres() -> None:
         pytest.skip(problem)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "requires_postgres: needs a PostgreSQL server (skipped, saying why, "
-        f"when none answers at {ADMIN_URL_ENV} or {DEFAULT_ADMIN_URL})")
-
-
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("requires_postgres") is not None:
         require_postgres()
@@ -307,3 +301,21 @@ def sandbox_mobiles(url: str) -> list[str]:
 def stored_mobiles() -> Callable[[str], list[str]]:
     """stored_mobiles(url): the mobiles a store holds (conftest is not importable)."""
     return sandbox_mobiles
+
+
+@pytest.fixture(params=["memory", pytest.param("postgresql", marks=pytest.mark.requires_postgres)])
+def both_stores(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run a module's API-level tests on SQLite (in memory) and on a fresh
+    PostgreSQL database: sandboxhelpers.sandbox() uses it (autouse it)."""
+    from sandboxhelpers import STORE, close_stores
+
+    if request.param == "memory":
+        yield ":memory:"
+        return
+    with fresh_database(request.getfixturevalue("databases")) as url:
+        STORE["default"] = url
+        try:
+            yield url
+        finally:
+            close_stores()  # before the database is dropped
+            STORE["default"] = ":memory:"

@@ -12,12 +12,22 @@ from capmock.mockserver.wsgi import create_app
 from capmock.openapi.codec import data_to_xml, xml_to_data
 
 MEDIA = {"json": "application/json", "xml": "application/xml"}
+STORE = {"default": ":memory:"}  # a test module's fixture may point it at PostgreSQL
+OPENED: list[Any] = []  # the stores of the sandboxes made here, closed by close_stores()
 
 
 def sandbox(**settings: Any) -> FlaskClient:
-    """A test client of a fresh sandbox (in memory unless store= says otherwise)."""
-    settings.setdefault("store", ":memory:")
-    return create_app(Settings(mode="sandbox", **settings)).test_client()
+    """A test client of a fresh sandbox (in memory unless store= or STORE says otherwise)."""
+    settings.setdefault("store", STORE["default"])
+    app = create_app(Settings(mode="sandbox", **settings))
+    OPENED.append(app.extensions["capmock"].sandbox.store)
+    return app.test_client()
+
+
+def close_stores() -> None:
+    """Close the connections of the sandboxes made so far (this thread's)."""
+    while OPENED:
+        OPENED.pop().close()
 
 
 def encode(data: dict[str, Any], fmt: str) -> bytes:

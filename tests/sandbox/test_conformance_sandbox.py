@@ -16,12 +16,20 @@ STATEFUL = ("registrations_are_read_back", "identifiers_never_change", "writes_a
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fmt", ["json", "xml"])
-def test_the_suite_passes_against_the_sandbox(fmt: str) -> None:
-    app = create_app(Settings(mode="sandbox", store=":memory:"))
-    matrix = runner.run(Options(base_url="http://127.0.0.1", app=app, formats=(fmt,),
-                                phases=("examples", "coverage", "stateful"), max_examples=10,
-                                operations=tuple(contract.operations())))
+@pytest.mark.parametrize(("fmt", "store"), [
+    ("json", ":memory:"), ("xml", ":memory:"),
+    pytest.param("json", "postgresql", marks=pytest.mark.requires_postgres)])
+def test_the_suite_passes_against_the_sandbox(fmt: str, store: str,
+                                               request: pytest.FixtureRequest) -> None:
+    if store == "postgresql":
+        store = request.getfixturevalue("postgres_url")
+    app = create_app(Settings(mode="sandbox", store=store))
+    try:
+        matrix = runner.run(Options(base_url="http://127.0.0.1", app=app, formats=(fmt,),
+                                    phases=("examples", "coverage", "stateful"),
+                                    max_examples=10, operations=tuple(contract.operations())))
+    finally:
+        app.extensions["capmock"].sandbox.store.close()
     assert not matrix.failed, [(k, c.failures[:1]) for k, c in matrix.cells.items() if c.failed]
     ran = {name: cell.state for (_, _, name), cell in matrix.cells.items() if name in STATEFUL}
     assert set(ran) == set(STATEFUL) and "skip" not in ran.values(), ran

@@ -8,6 +8,7 @@ from sandboxhelpers import code_of, get, listed, post, sandbox
 from capmock.openapi import contract
 
 FORMATS = ("json", "xml")
+pytestmark = pytest.mark.usefixtures("both_stores")  # SQLite and PostgreSQL
 
 
 def customer(mobile: str, **more: str) -> dict:
