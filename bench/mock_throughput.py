@@ -36,7 +36,7 @@ import time
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from email.message import Message
@@ -807,10 +807,15 @@ def interrupted(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, interrupted)  # stop the servers on kill, as on Ctrl-C
+def run(main: Callable[[], int]) -> None:
+    """Run a benchmark's main; SIGTERM stops its servers as Ctrl-C does."""
+    signal.signal(signal.SIGTERM, interrupted)
     try:
         sys.exit(main())
     except KeyboardInterrupt:
         print("interrupted: servers stopped", file=sys.stderr)
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    run(main)

@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import json
 import random
-import signal
 import sqlite3
 import statistics
 import sys
@@ -404,14 +403,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def interrupted(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, interrupted)  # stop the servers on kill, as on Ctrl-C
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("interrupted: servers stopped", file=sys.stderr)
-        sys.exit(130)
+    bench.run(main)

@@ -25,7 +25,6 @@ import contextlib
 import json
 import os
 import re
-import signal
 import sqlite3
 import statistics
 import string
@@ -551,14 +550,5 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if any(not holds for holds, _ in runner.checks) else 0
 
 
-def interrupted(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, interrupted)  # stop the servers on kill, as on Ctrl-C
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("interrupted: servers stopped", file=sys.stderr)
-        sys.exit(130)
+    bench.run(main)
