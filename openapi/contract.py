@@ -125,9 +125,9 @@ def json_errors(operation: str, role: str, data: Any, profile: str = "lenient") 
 
 @cache
 def fast_validator(schema_name: str, profile: str = "lenient") -> Any:
-    """The same schema compiled by jsonschema-rs (Rust): ~700x faster on a valid
-    body, so valid bodies (nearly all) skip the Python validator, which is kept
-    for its detailed errors."""
+    """The same schema compiled by jsonschema-rs (Rust): on the documented add
+    body 7.6 us against 5.4 ms, so valid bodies (nearly all) skip the Python
+    validator, which is kept for its detailed errors."""
     import jsonschema_rs
 
     root = {"components": _components(profile), "$ref": f"#/components/schemas/{schema_name}"}
