@@ -40,7 +40,7 @@ def run_granian(settings: Settings, host: str, port: int, workers: int, access_l
 
     os.environ[ENV] = settings.to_env()
     Granian(
-        "capmock.mockserver.wsgi:create_app", factory=True, interface=Interfaces.WSGI,
+        "capmock.mockserver.wsgi:serve_app", factory=True, interface=Interfaces.WSGI,
         address=host, port=port, workers=workers, blocking_threads=threads,
         backpressure=threads, log_access=access_log,
         log_access_format=ACCESS_FORMAT, workers_kill_timeout=5,
