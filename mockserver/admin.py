@@ -14,6 +14,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from capmock.mockserver.reference import CONTENT_TYPE as HTML
 from capmock.mockserver.reference import reference_html
 from capmock.mockserver.sandbox import backoffice, seed, transfer
+from capmock.mockserver.sandbox.store import Conflict
 from capmock.openapi import contract
 
 PREFIX = "/__capmock"
@@ -124,7 +125,7 @@ def identity_change_decision(change_id: int, verdict: str) -> Response:
         return as_json(backoffice.decide(sandbox().store, change_id, verdict, now))
     except backoffice.NotPending as error:
         return as_json({"error": str(error)}, 404)
-    except backoffice.Conflict as error:
+    except Conflict as error:
         return as_json({"error": f"cannot approve: {error}"}, 409)
 
 

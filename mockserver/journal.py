@@ -180,9 +180,6 @@ class SqliteJournal:
                 return
             time.sleep(0.01)
 
-    def flush(self) -> None:
-        self._gather()
-
     def entries(self) -> list[dict[str, Any]]:
         self._gather()
         rows = self._db().execute(

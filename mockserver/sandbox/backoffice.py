@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from capmock.mockserver.sandbox.store import Conflict, Store
+from capmock.mockserver.sandbox.store import Store
 
 KIND = "identity_changes"
 STATES = {"approve": "APPROVED", "reject": "REJECTED"}
@@ -37,5 +37,3 @@ def decide(store: Store, change_id: int, verdict: str, now: str) -> dict[str, An
         tx.save_record(record)
         return {"id": record.id, "user_id": str(record.customer_id), **record.doc}
 
-
-__all__ = ["Conflict", "NotPending", "changes", "decide"]

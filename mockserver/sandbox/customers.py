@@ -19,23 +19,13 @@ Decisions where the document is silent:
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from capmock.mockserver.sandbox import profile, registration
-from capmock.mockserver.sandbox.results import (
-    NOT_FOUND,
-    body,
-    each_customer,
-    echo,
-    failed,
-    find,
-    status,
-)
+from capmock.mockserver.sandbox import profile, registration, results
+from capmock.mockserver.sandbox.results import NOT_FOUND, each_customer, failed, find, status
 from capmock.mockserver.sandbox.service import Call
 from capmock.mockserver.sandbox.store import Customer, Tx
 from capmock.mockserver.sandbox.views import LOYALTY, fields_node, pick, profile_view
-from capmock.openapi import contract
 
 SUCCESS = 1000
 DATE_OUT_OF_RANGE = 1034
@@ -48,20 +38,14 @@ DEFAULT_SECTIONS = ("registered_store", "registered_till", "fraud_details")
 
 def each_item(call: Call, tx: Tx, act: Any) -> dict[str, Any]:
     """Run act(call, tx, item) for every item; items that failed validation keep their code."""
-    out = []
-    for index, item in enumerate(call.items):
-        if index in call.failures:
-            out.append({**echo(item), "item_status": call.failures[index]})
-        else:
-            out.append(act(call, tx, item))
-    return body(call.op.item, out)
+    return results.each_item(call, lambda item: act(call, tx, item))
 
 
 # --- customer/add ---------------------------------------------------------------------
 
 def register(call: Call, tx: Tx, item: dict[str, Any]) -> dict[str, Any]:
     rules = call.settings
-    code = registration.missing_identifier(rules.required_identifiers, item)
+    code = registration.missing_identifier(call.op.id, rules.required_identifiers, item)
     if not code and registration.outside_window(item.get("registered_on"), call.now,
                                                 rules.registration_past_days,
                                                 rules.registration_future_days):
@@ -74,8 +58,8 @@ def register(call: Call, tx: Tx, item: dict[str, Any]) -> dict[str, Any]:
     else:
         customer = next(iter(found.values()))
         others = [name for name, c in found.items() if c.id != customer.id]
-        code = profile.TAKEN[others[0]] if others else \
-            profile.set_identifiers(tx, customer, item, {})
+        code = profile.taken(call.op.id, others[0]) if others else \
+            profile.set_identifiers(call.op.id, tx, customer, item, {})
         if code:
             return failed(call.op.id, item, code)
         profile.merge_profile(customer.doc, item, call.timestamp)
@@ -97,7 +81,7 @@ def update_one(call: Call, tx: Tx, item: dict[str, Any]) -> dict[str, Any]:
     rules = call.settings
     may_change = {"mobile": rules.allow_mobile_update, "email": rules.allow_email_update,
                   "external_id": rules.allow_external_id_update}
-    code = profile.set_identifiers(tx, customer, item, may_change)
+    code = profile.set_identifiers(call.op.id, tx, customer, item, may_change)
     if code:
         return failed(call.op.id, item, code)
     profile.merge_profile(customer.doc, item, call.timestamp)
@@ -111,19 +95,13 @@ def update(call: Call, tx: Tx) -> dict[str, Any]:
 
 # --- customer/update_identity ------------------------------------------------------------
 
-def well_formed(identifier: str, value: str) -> bool:
-    schema = contract.spec()["components"]["schemas"][identifier]
-    pattern = schema.get("pattern") or schema["anyOf"][0]["pattern"]
-    return bool(re.search(pattern, value))
-
-
 def request_change(call: Call, tx: Tx, item: dict[str, Any]) -> dict[str, Any]:
     name, old, new = item.get("identifier"), item.get("old_value"), item.get("new_value")
     change = {"identifier": name, "old_value": old, "new_value": new}
     customer = tx.customer(name, old)
     if customer is None:
         code = NOT_FOUND
-    elif not well_formed(name, new):
+    elif not results.pattern_ok(name, new):
         code = INVALID_IDENTIFIER
     elif tx.customer(name, new) is not None:
         code = CHANGE_FAILED

@@ -21,34 +21,23 @@ from collections.abc import Callable
 from typing import Any
 
 from capmock.mockserver.rules import code_for
+from capmock.mockserver.sandbox import results
 from capmock.mockserver.sandbox.results import (
     IDENTIFIERS,
     NOT_FOUND,
-    body,
+    day_bound,
     find,
     lookups,
+    pattern_ok,
     status,
 )
 from capmock.mockserver.sandbox.service import Call
 from capmock.mockserver.sandbox.store import Customer, Tx
-from capmock.openapi import contract
 
 Act = Callable[[Call, Tx, Customer, dict[str, Any]], dict[str, Any]]
 ID_NAMES = ("user_id", "id")
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 GENERIC_ORDER = ("mobile", "email", "external_id", "user_id")
-SCALAR = {"mobile": "mobile", "email": "email", "external_id": "external_id",
-          "user_id": "numeric", "id": "numeric"}
-
-
-def listed(value: Any) -> list[Any]:
-    """A repeated element as a list (XML gives one item as an object)."""
-    return value if isinstance(value, list) else [] if value in (None, "", {}) else [value]
-
-
-def one_or_many(items: list[Any]) -> Any:
-    """A repeated element as both samples write it: one item is an object."""
-    return items[0] if len(items) == 1 else items
 
 
 def text(value: Any) -> str:
@@ -60,9 +49,7 @@ def text(value: Any) -> str:
 def well_formed(name: str, value: Any) -> bool:
     if not isinstance(value, str) or not value.strip() or NOT_XML.search(value):
         return False
-    schema = contract.spec()["components"]["schemas"][SCALAR[name]]
-    pattern = schema.get("pattern") or schema["anyOf"][0]["pattern"]
-    return bool(re.search(pattern, value))
+    return pattern_ok(name, value)
 
 
 def echo(item: dict[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
@@ -103,17 +90,12 @@ def find_customer(tx: Tx, op_id: str, item: dict[str, Any]) -> tuple[Customer | 
 def each_item(call: Call, tx: Tx, act: Act, order: tuple[str, ...]) -> dict[str, Any]:
     """act(call, tx, customer, item) for every item whose customer is found;
     items that failed validation keep their code; the body from the results."""
-    out = []
-    for index, item in enumerate(call.items):
-        if index in call.failures:
-            out.append({**echo(item, order), "item_status": call.failures[index]})
-            continue
+    def answer(item: dict[str, Any]) -> dict[str, Any]:
         customer, code = find_customer(tx, call.op.id, item)
-        if customer is None:
-            out.append(failure(call, item, order, code))
-        else:
-            out.append(act(call, tx, customer, item))
-    return body(call.op.item, out)
+        return failure(call, item, order, code) if customer is None \
+            else act(call, tx, customer, item)
+
+    return results.each_item(call, answer, lambda item: echo(item, order))
 
 
 def failure(call: Call, item: dict[str, Any], order: tuple[str, ...],
@@ -130,12 +112,7 @@ def shows_user_id(call: Call, item: dict[str, Any]) -> bool:
 
 def bound(value: str | None, end: bool) -> str | None:
     """A start_date / end_date value as a comparable "YYYY-MM-DD HH:MM:SS"."""
-    if not value:
-        return None
-    stamp = value.strip().replace("T", " ")
-    if len(stamp) == len("YYYY-MM-DD"):
-        stamp += " 23:59:59" if end else " 00:00:00"
-    return stamp
+    return day_bound(value, end) if value else None
 
 
 def within(stamp: str, query: dict[str, str]) -> bool:

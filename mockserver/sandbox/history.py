@@ -51,7 +51,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from capmock.mockserver.sandbox.results import each_customer
+from capmock.mockserver.sandbox.results import day_bound, each_customer, listed
 from capmock.mockserver.sandbox.service import Call
 from capmock.mockserver.sandbox.store import Customer, Record, Tx
 from capmock.mockserver.sandbox.views import IDENTIFIERS, NAMES, pick
@@ -63,11 +63,6 @@ Test = Callable[[Doc, str], bool]
 
 
 # --- shared helpers ---------------------------------------------------------------------
-
-def listed(value: Any) -> list[Any]:
-    """A repeated element as a list (one item may be an object, none "" or null)."""
-    return value if isinstance(value, list) else [] if value in (None, "", {}) else [value]
-
 
 def dicts(value: Any) -> list[Doc]:
     """The objects of a repeated element (a hand-written file may hold anything)."""
@@ -91,10 +86,7 @@ def window(call: Call) -> tuple[str, str] | None:
     start, end = call.query.get("start_date"), call.query.get("end_date")
     if not start and not end:
         return None
-    low = start.replace("T", " ") if start else "0000-01-01"
-    high = end.replace("T", " ") if end else "9999-12-31"
-    return (low if len(low) > 10 else f"{low} 00:00:00",
-            high if len(high) > 10 else f"{high} 23:59:59")
+    return day_bound(start or "0000-01-01", False), day_bound(end or "9999-12-31", True)
 
 
 def local_time(value: Any) -> str:

@@ -19,8 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from capmock.mockserver.sandbox import engagement
-from capmock.mockserver.sandbox.engagement import each_item, listed, one_or_many, person, text
-from capmock.mockserver.sandbox.results import status
+from capmock.mockserver.sandbox.engagement import each_item, person, text
+from capmock.mockserver.sandbox.results import listed, one_or_many, status
 from capmock.mockserver.sandbox.service import Call
 from capmock.mockserver.sandbox.store import Customer, Tx
 

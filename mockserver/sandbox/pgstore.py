@@ -33,17 +33,6 @@ class PostgresStore(Store):
         """A read sees one snapshot (an export reads several tables)."""
         cursor.execute("BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
-    def create_schema(self) -> None:
-        with self.transaction(write=True) as tx:
-            tx.sql("SELECT pg_advisory_xact_lock(746372)")  # one worker creates it
-            for statement in self.schema_statements():
-                tx.sql(statement)
-
-    def schema_statements(self) -> list[str]:
-        from capmock.mockserver.sandbox.store import SCHEMA
-
-        return [s for s in SCHEMA.format(serial=self.serial).split(";") if s.strip()]
-
     @contextmanager
     def conflicts(self) -> Iterator[None]:
         try:

@@ -25,14 +25,12 @@ from typing import Any
 from capmock.mockserver.sandbox.engagement import (
     each_item,
     failure,
-    listed,
-    one_or_many,
     person,
     shows_user_id,
     text,
 )
 from capmock.mockserver.sandbox.profile import merge_fields
-from capmock.mockserver.sandbox.results import status
+from capmock.mockserver.sandbox.results import listed, one_or_many, status
 from capmock.mockserver.sandbox.service import Call
 from capmock.mockserver.sandbox.store import Customer, Tx
 

@@ -6,7 +6,7 @@ Update Customer Details):
   Configuration allows changing it (customer/update only, CONF_ALLOW_*);
   the answer shows the stored value, so the client sees what was kept.
 - An identifier that belongs to another customer fails the item:
-  mobile 1032, email 1016, external_id 1033.
+  mobile 1032, email 1016, external_id 1033 (rules.yaml: identifier_taken).
 - Custom and extended fields merge by name (case-insensitive); other
   profile fields are replaced when sent.
 """
@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from capmock.mockserver.sandbox.store import Customer, Tx, identifier_key
+from capmock.mockserver.rules import code_for
+from capmock.mockserver.sandbox.results import listed
+from capmock.mockserver.sandbox.store import IDENTIFIER_COLUMNS, Customer, Tx, identifier_key
 
-IDENTIFIERS = ("mobile", "email", "external_id")
-TAKEN = {"mobile": 1032, "email": 1016, "external_id": 1033}
+IDENTIFIERS = IDENTIFIER_COLUMNS
 PROFILE = ("firstname", "lastname", "type")
 FIELD_LISTS = ("custom_fields", "extended_fields")
 NEW_CUSTOMER = {"lifetime_points": "0", "lifetime_purchases": "0", "loyalty_points": "0",
@@ -26,8 +27,9 @@ NEW_CUSTOMER = {"lifetime_points": "0", "lifetime_purchases": "0", "loyalty_poin
                 "fraud_details": {"status": "NONE", "marked_by": "", "modified_on": ""}}
 
 
-def listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [] if value in (None, "", {}) else [value]
+def taken(op_id: str, name: str) -> int:
+    """The code for an identifier that belongs to another customer."""
+    return code_for(op_id, "identifier_taken", name) or 0
 
 
 def sent_fields(item: dict[str, Any], key: str) -> list[dict[str, Any]]:
@@ -63,7 +65,7 @@ def new_doc(item: dict[str, Any], now: str) -> dict[str, Any]:
     return doc
 
 
-def set_identifiers(tx: Tx, customer: Customer, item: dict[str, Any],
+def set_identifiers(op_id: str, tx: Tx, customer: Customer, item: dict[str, Any],
                     may_change: dict[str, bool]) -> int:
     """Fill null identifiers (and change set ones where allowed); the failing
     code when a value belongs to another customer, else 0."""
@@ -76,7 +78,7 @@ def set_identifiers(tx: Tx, customer: Customer, item: dict[str, Any],
             continue
         holder = tx.customer(name, value)
         if holder is not None and holder.id != customer.id:
-            return TAKEN[name]
+            return taken(op_id, name)
         if not stored or may_change.get(name, False):
             customer.doc[name] = value
     return 0

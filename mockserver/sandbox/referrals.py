@@ -37,13 +37,11 @@ from typing import Any
 
 from capmock.mockserver.sandbox.engagement import (
     each_item,
-    listed,
-    one_or_many,
     person,
     text,
     within,
 )
-from capmock.mockserver.sandbox.results import status
+from capmock.mockserver.sandbox.results import listed, one_or_many, status
 from capmock.mockserver.sandbox.service import Call
 from capmock.mockserver.sandbox.store import Customer, Record, Tx
 

@@ -1,30 +1,31 @@
 """Which registrations the Registration Configuration accepts: mandatory
-identifiers and the registered_on window (1034)."""
+identifiers and the registered_on window (1034). The codes come from
+mockserver/rules.yaml."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-# --required-identifiers "a|b" (one of them) or "a,b" (all): the documented code
-# for each requirement (Register Customers, response codes)
-ANY_OF = {frozenset({"mobile", "email"}): 1045, frozenset({"mobile", "external_id"}): 1019}
-EACH = {"mobile": 1006, "email": 1039, "external_id": 1043}
-FALLBACK = 1045  # another "one of" combination: the nearest documented wording
+from capmock.mockserver.rules import code_for
+from capmock.mockserver.sandbox.store import IDENTIFIER_COLUMNS
 
 
-def missing_identifier(rule: str, item: dict[str, Any]) -> int:
+def missing_identifier(op_id: str, rule: str, item: dict[str, Any]) -> int:
     """The code for an item that lacks an identifier the configuration requires, else 0."""
-    sent = {k for k in EACH if isinstance(item.get(k), str) and item[k]}
+    sent = {k for k in IDENTIFIER_COLUMNS if isinstance(item.get(k), str) and item[k]}
     if not rule:
         return 0
     if "|" in rule:
-        group = frozenset(rule.split("|"))
-        return 0 if sent & group else ANY_OF.get(group, FALLBACK)
-    for name in rule.split(","):
-        if name not in sent:
-            return EACH[name]
-    return 0
+        group = set(rule.split("|"))
+        if sent & group:
+            return 0
+        return (code_for(op_id, "one_of_identifiers_required", "|".join(sorted(group)))
+                or code_for(op_id, "one_of_identifiers_required", "other") or 0)
+    missing = next((name for name in rule.split(",") if name not in sent), None)
+    if missing is None:
+        return 0
+    return code_for(op_id, "identifier_required", missing) or 0
 
 
 def outside_window(registered_on: Any, now: datetime, past_days: int, future_days: int) -> bool:
@@ -42,7 +43,8 @@ def outside_window(registered_on: Any, now: datetime, past_days: int, future_day
 def check_rule(rule: str) -> str:
     """Validate a --required-identifiers value; returns it, or raises ValueError."""
     names = [n for n in rule.replace("|", ",").split(",") if n]
-    if rule and (("|" in rule and "," in rule) or any(n not in EACH for n in names)):
+    if rule and (("|" in rule and "," in rule) or any(n not in IDENTIFIER_COLUMNS
+                                                      for n in names)):
         raise ValueError(f"{rule!r}: use names from mobile, email, external_id joined "
                          "by | (one of) or , (all of)")
     return rule

@@ -1,14 +1,16 @@
-"""Building answers: item statuses, echoes and whole bodies from the code table."""
+"""Building answers: item statuses, echoes and whole bodies from the code table,
+and the small readings every handler shares (repeated elements, day bounds)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from capmock.mockserver import replay
-from capmock.mockserver.sandbox.store import Customer, Tx
+from capmock.mockserver.sandbox.store import IDENTIFIER_COLUMNS, Customer, Tx
 from capmock.openapi import envelope
 
-IDENTIFIERS = ("mobile", "email", "external_id")
+IDENTIFIERS = IDENTIFIER_COLUMNS
 LOOKUP_ORDER = ("user_id", "id", "mobile", "email", "external_id")
 NOT_FOUND_BY_ID = 1011  # "Cannot find customer for provided identifier"
 NOT_FOUND = 1012  # "Cannot find customer for provided mobile/external-id/e-mail"
@@ -56,14 +58,48 @@ def find(tx: Tx, item: dict[str, Any]) -> tuple[Customer | None, int]:
     return None, NOT_FOUND_BY_ID if by_id_only else NOT_FOUND
 
 
+def each_item(call: Any, answer: Callable[[dict[str, Any]], dict[str, Any]],
+              echoed: Callable[[dict[str, Any]], dict[str, Any]] = echo) -> dict[str, Any]:
+    """answer(item) for every item; an item that failed validation keeps its code
+    (with echoed(item)); the body with the request-level code of the results."""
+    out = [{**echoed(item), "item_status": call.failures[index]} if index in call.failures
+           else answer(item) for index, item in enumerate(call.items)]
+    return body(call.op.item, out)
+
+
 def each_customer(call: Any, tx: Tx, view: Any) -> dict[str, Any]:
     """The usual read: every item names a customer; the found ones get view()."""
-    out = []
-    for index, item in enumerate(call.items):
-        if index in call.failures:
-            out.append({**echo(item), "item_status": call.failures[index]})
-            continue
+    def answer(item: dict[str, Any]) -> dict[str, Any]:
         customer, missing = find(tx, item)
-        out.append(failed(call.op.id, item, missing) if customer is None
-                   else view(call, tx, customer))
-    return body(call.op.item, out)
+        return failed(call.op.id, item, missing) if customer is None \
+            else view(call, tx, customer)
+
+    return each_item(call, answer)
+
+
+# --- readings shared by the handlers ----------------------------------------------------
+
+def listed(value: Any) -> list[Any]:
+    """A repeated element as a list (one item may be an object, none "" or null)."""
+    return value if isinstance(value, list) else [] if value in (None, "", {}) else [value]
+
+
+def one_or_many(items: list[Any]) -> Any:
+    """A repeated element as both samples write it: one item is an object."""
+    return items[0] if len(items) == 1 else items
+
+
+def day_bound(value: str, end: bool) -> str:
+    """A date or datetime as a comparable "YYYY-MM-DD hh:mm:ss": a date alone
+    stands for the start of its day, or (end=True) for its end."""
+    stamp = value.strip().replace("T", " ")
+    if len(stamp) == len("YYYY-MM-DD"):
+        stamp += " 23:59:59" if end else " 00:00:00"
+    return stamp
+
+
+def pattern_ok(name: str, value: str) -> bool:
+    """Does an identifier value (mobile, email, external_id, user_id or id)
+    match the contract's pattern for it?"""
+    patterns = replay.identifier_patterns()
+    return bool(patterns["user_id" if name == "id" else name].search(value))

@@ -25,6 +25,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from capmock.mockserver.errors import Rejection
+from capmock.mockserver.sandbox.results import day_bound
 from capmock.mockserver.sandbox.service import Call
 from capmock.mockserver.sandbox.store import Customer, Tx
 from capmock.openapi import envelope
@@ -39,6 +40,7 @@ PROFILE = {"firstname", "lastname", "mobile", "email", "external_id", "registere
            "registered_store", "last_trans_value", "org_id"}
 INDEXED = {"mobile", "email", "external_id"}
 DEFAULT_ROWS = 10
+ORG_ID = "0"  # the sandbox is one organisation; org_id:EQUALS:0 finds everyone
 SCAN_BATCH = 2000
 BAD_REQUEST = 400
 
@@ -88,7 +90,7 @@ def value_of(customer: Customer, tx: Tx, cond: Condition) -> str:
     if cond.attribute == "last_trans_value":
         return last_transaction_value(tx, customer)
     if cond.attribute == "org_id":
-        return "0"
+        return ORG_ID
     value = doc.get(cond.attribute)
     return "" if value is None else str(value)
 
@@ -111,7 +113,7 @@ def compare(cond: Condition) -> Callable[[str], bool]:
         return lambda v: v != "" and key(v) < low[0]
     if op == "GREATER":
         return lambda v: v != "" and key(v) > low[0]
-    upper = low[1] if numeric or len(cond.values[1]) > 10 else cond.values[1] + " 23:59:59"
+    upper = low[1] if numeric else day_bound(cond.values[1], end=True)
     return lambda v: v != "" and low[0] <= key(v) <= upper  # RANGE
 
 
@@ -133,7 +135,7 @@ def candidates(tx: Tx, conditions: list[Condition]) -> Iterator[Customer]:
 
 def result_item(tx: Tx, customer: Customer) -> dict[str, Any]:
     doc = customer.doc
-    out = {"user_id": customer.user_id, "org_id": "0"}
+    out = {"user_id": customer.user_id, "org_id": ORG_ID}
     for name in ("firstname", "lastname", "mobile", "email", "external_id", "loyalty_points",
                  "lifetime_points", "lifetime_purchases", "current_slab", "registered_on",
                  "registered_by"):

@@ -257,11 +257,14 @@ class Store(ABC):
         finally:
             cursor.close()
 
+    def schema_statements(self) -> list[str]:
+        return [s for s in SCHEMA.format(serial=self.serial).split(";") if s.strip()]
+
     def create_schema(self) -> None:
         with self.transaction(write=True) as tx:
-            for statement in SCHEMA.format(serial=self.serial).split(";"):
-                if statement.strip():
-                    tx.sql(statement)
+            self.serialize(tx)  # PostgreSQL: one worker creates it
+            for statement in self.schema_statements():
+                tx.sql(statement)
 
     def close(self) -> None:
         """Close every thread's connection (a thread that goes on gets a new one)."""

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from capmock.mockserver.sandbox.engagement import each_item, echo, one_or_many, person, text
-from capmock.mockserver.sandbox.results import IDENTIFIERS, status
+from capmock.mockserver.sandbox.engagement import each_item, echo, person, text
+from capmock.mockserver.sandbox.results import IDENTIFIERS, one_or_many, status
 from capmock.mockserver.sandbox.service import Call
 from capmock.mockserver.sandbox.store import Customer, Tx
 

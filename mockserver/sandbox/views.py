@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from capmock.mockserver.sandbox.store import Customer
+from capmock.mockserver.sandbox.store import IDENTIFIER_COLUMNS, Customer
 
-IDENTIFIERS = ("mobile", "email", "external_id")
+IDENTIFIERS = IDENTIFIER_COLUMNS
 LOYALTY = ("lifetime_points", "lifetime_purchases", "loyalty_points", "current_slab")
 NAMES = ("firstname", "lastname")
 
