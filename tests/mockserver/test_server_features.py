@@ -87,7 +87,16 @@ def test_cors_preflight_and_headers() -> None:
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     assert preflight.headers["Access-Control-Allow-Headers"] == "content-type, authorization"
     simple = c.get(GET, headers={"Origin": "http://localhost:3000"})
+    assert simple.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
     assert simple.headers["Access-Control-Expose-Headers"] == "X-Cap-Requestid"
+    assert simple.headers["Vary"] == "Origin"
+
+
+def test_cors_without_origin_allows_any_and_does_not_vary() -> None:
+    response = client().get(GET)
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert response.headers["Access-Control-Expose-Headers"] == "X-Cap-Requestid"
+    assert "Vary" not in response.headers
 
 
 def test_cors_can_be_switched_off() -> None:
