@@ -537,10 +537,13 @@ def load(live: Live, case: Case, plan: Plan, work: Path) -> WrkResult:
 
 def measure_all(lives: list[Live], plan: Plan, work: Path,
                 rows: dict[tuple[str, str], Row]) -> None:
-    """Round after round, case after case, the servers back to back (drift hits all)."""
+    """Round after round, case after case, the servers back to back (drift hits
+    all). Each round starts with the next server, so none always runs right
+    after Prism's node process or first on a cold machine."""
     for round_no in range(1, plan.rounds + 1):
+        shift = (round_no - 1) % len(lives)
         for case in plan.cases:
-            for live in lives:
+            for live in lives[shift:] + lives[:shift]:
                 result = load(live, case, plan, work)
                 rows[(live.server.name, case.name)].runs.append(result)
                 print(f"   round {round_no} {case.name:9} {live.server.name:12} "
@@ -601,12 +604,20 @@ def find(rows: list[Row], server: str, case: str) -> Row | None:
     return next((r for r in rows if r.server == server and r.case == case and r.wrk), None)
 
 
-def ratio(rows: list[Row], case: str, mine: str, theirs: str) -> float | None:
-    """mine/theirs in req/s; None if either is missing or theirs did not conform."""
+def round_ratios(rows: list[Row], case: str, mine: str, theirs: str) -> list[float]:
+    """mine/theirs in req/s, round by round: each pair ran back to back, so the
+    machine's drift between rounds (here +-30 %) cancels out of each ratio.
+    Empty if either is missing or theirs did not conform."""
     a, b = find(rows, mine, case), find(rows, theirs, case)
     if a is None or b is None or not b.probe.conformant:
-        return None
-    return a.wrk.requests_per_s / b.wrk.requests_per_s
+        return []
+    return [x.requests_per_s / y.requests_per_s for x, y in zip(a.runs, b.runs, strict=True)]
+
+
+def ratio(rows: list[Row], case: str, mine: str, theirs: str) -> float | None:
+    """The median of the per-round ratios; None if there are none."""
+    paired = round_ratios(rows, case, mine, theirs)
+    return statistics.median(paired) if paired else None
 
 
 def ratios(rows: list[Row], cases: list[Case]) -> dict[str, dict[str, float | None]]:
@@ -621,7 +632,11 @@ RATIO_PAIRS = {"capmock/prism": ("capmock", "prism"),
 
 def ratio_cell(rows: list[Row], case: str, label: str, value: float | None) -> str:
     if value is not None:
-        return f"{value:.2f}x" if label.endswith("prism") else f"{value:.0%}"
+        show = "{:.2f}x" if label.endswith("prism") else "{:.0%}"
+        paired = round_ratios(rows, case, *RATIO_PAIRS[label])
+        spread = (f" ({show.format(min(paired))}-{show.format(max(paired))})"
+                  if len(paired) > 1 else "")
+        return show.format(value) + spread
     for name in RATIO_PAIRS[label]:
         row = find(rows, name, case)
         if row is None:
@@ -634,7 +649,8 @@ def ratio_cell(rows: list[Row], case: str, label: str, value: float | None) -> s
 def ratio_table(rows: list[Row], cases: list[Case]) -> str:
     table = ratios(rows, cases)
     width = 34
-    lines = ["\nratios (req/s)", f"  {'case':<9}" + "".join(f"{k:>{width}}" for k in RATIO_PAIRS)]
+    lines = ["\nratios (req/s): median of the rounds' ratios (lowest-highest round)",
+             f"  {'case':<9}" + "".join(f"{k:>{width}}" for k in RATIO_PAIRS)]
     for case in cases:
         cells = [ratio_cell(rows, case.name, label, value)
                  for label, value in table[case.name].items()]
