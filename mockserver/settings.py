@@ -26,6 +26,7 @@ class Settings:
     max_depth: int = 64
     journal_size: int = 1000
     journal_path: str | None = None  # SQLite file shared by workers; None = in memory
+    access_log: bool = False  # one line per request on stdout (accesslog.py); serve: on
     # sandbox mode (issue 5): the store and the platform's Registration Configuration
     store: str | None = None  # SQLite path, ":memory:" or postgresql://...
     required_identifiers: str = "mobile|email"  # "a|b": one of them; "a,b": all of them

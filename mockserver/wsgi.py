@@ -22,6 +22,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from capmock.mockserver import admin, negotiation, replay
+from capmock.mockserver.accesslog import AccessLog
 from capmock.mockserver.errors import Rejection
 from capmock.mockserver.http import MockRequest, MockResponse
 from capmock.mockserver.journal import Raw, open_journal
@@ -247,6 +248,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_error_handler(MethodNotAllowed, lambda _error: mock_view(mock))
     app.register_error_handler(Exception, lambda error: unexpected(mock, error))
     app.extensions["capmock"] = mock
+    if settings.access_log:
+        app.wsgi_app = AccessLog(app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 

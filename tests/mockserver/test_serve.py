@@ -87,7 +87,6 @@ def test_serves_logs_and_stops_cleanly(server: tuple[str, subprocess.Popen]) -> 
     for _ in range(10):  # spread over both workers
         get(base + "/v1.1/customer/get?mobile=19889999999")
     assert journal_length(base, 12) == 12  # the SQLite journal sees every worker's requests
-    time.sleep(0.5)  # the access log is written by each worker's logging thread
     code, log = stop(process)
     assert code == 0
     assert log.count('"GET /v1.1/customer/get"') == 11
