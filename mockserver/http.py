@@ -41,6 +41,5 @@ class MockResponse:
     status: int
     body: bytes
     content_type: str
-    headers: dict[str, str] = field(default_factory=dict)
     operation: str | None = None
     request_code: int | None = None  # response.status.code, for the journal
