@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+from collections.abc import Callable
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -67,3 +69,22 @@ def empty_sandbox(**settings: Any) -> FlaskClient:
     empty = {"format": "capmock-sandbox", "version": 1, "customers": []}
     assert c.post("/__capmock/sandbox/import", data=json.dumps(empty)).status_code == 200
     return c
+
+
+def race(target: Callable[..., None], args: list[tuple[Any, ...]], timeout: float) -> list[Any]:
+    """Run target(*args[i], start, results) in one forked process per entry of
+    args; they wait at one barrier (start) so they begin together, and each
+    puts one result on the queue. The results in the order they came; a child
+    still alive afterwards is killed."""
+    context = multiprocessing.get_context("fork")  # the children only speak HTTP or SQL
+    start, results = context.Barrier(len(args)), context.Queue()
+    children = [context.Process(target=target, args=(*each, start, results)) for each in args]
+    for child in children:
+        child.start()
+    try:
+        return [results.get(timeout=timeout) for _ in children]
+    finally:
+        for child in children:
+            child.join(30)
+            if child.is_alive():
+                child.kill()

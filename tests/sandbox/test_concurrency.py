@@ -13,13 +13,13 @@ acknowledged and every mobile belongs to exactly one customer.
 from __future__ import annotations
 
 import http.client
-import multiprocessing
 import traceback
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sandboxhelpers import race
 
 pytestmark = pytest.mark.slow
 
@@ -69,19 +69,7 @@ def register_all(servers: list[Any], process: int, start: Any, results: Any) -> 
 
 
 def run_clients(servers: list[Any]) -> list[tuple[str, bool, str]]:
-    context = multiprocessing.get_context("fork")  # the children only speak HTTP
-    start, results = context.Barrier(PROCESSES), context.Queue()
-    children = [context.Process(target=register_all, args=(servers, p, start, results))
-                for p in range(PROCESSES)]
-    for child in children:
-        child.start()
-    try:
-        answers = [results.get(timeout=120) for _ in children]
-    finally:
-        for child in children:
-            child.join(30)
-            if child.is_alive():
-                child.kill()
+    answers = race(register_all, [(servers, p) for p in range(PROCESSES)], timeout=120)
     errors = [a for a in answers if isinstance(a, str)]
     assert not errors, errors[0]
     return [outcome for answer in answers for outcome in answer]

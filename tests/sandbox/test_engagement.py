@@ -138,12 +138,17 @@ def test_notes_add_with_the_id_of_a_note_updates_it(client: Any, fmt: str) -> No
                       "associate_id": "500"}]
 
 
-def test_notes_get_lists_the_notes_in_order(client: Any, fmt: str) -> None:
+def catherine_with_two_notes(client: Any, fmt: str) -> None:
+    """Note "a" by associate 443 on 5 May, note "b" by 234 on 7 May, each its own request."""
     insert(client, **CATHERINE)
     post(client, "notes", [note_item("443", {"date": "2016-05-05 15:15:00", "description": "a"})],
          fmt)
     post(client, "notes", [note_item("234", {"date": "2016-05-07 15:15:00", "description": "b"})],
          fmt)
+
+
+def test_notes_get_lists_the_notes_in_order(client: Any, fmt: str) -> None:
+    catherine_with_two_notes(client, fmt)
     code, response = get(client, "notes", f"mobile={CATHERINE['mobile']}", fmt)
     assert code == 200
     customer = one(response, "customer")
@@ -154,11 +159,7 @@ def test_notes_get_lists_the_notes_in_order(client: Any, fmt: str) -> None:
 
 
 def test_notes_get_filters_by_associate(client: Any, fmt: str) -> None:
-    insert(client, **CATHERINE)
-    post(client, "notes", [note_item("443", {"date": "2016-05-05 15:15:00", "description": "a"})],
-         fmt)
-    post(client, "notes", [note_item("234", {"date": "2016-05-07 15:15:00", "description": "b"})],
-         fmt)
+    catherine_with_two_notes(client, fmt)
     _, response = get(client, "notes", f"mobile={CATHERINE['mobile']}&associate_id=234", fmt)
     assert [n["description"] for n in items_of(response, "customer", "notes", "note")] == ["b"]
     code, response = get(client, "notes", f"mobile={CATHERINE['mobile']}&associate_id=999", fmt)

@@ -3,7 +3,6 @@ unique identifiers, transactions, records, the sandbox file, seeding, ids."""
 
 from __future__ import annotations
 
-import multiprocessing
 import sqlite3
 import threading
 import traceback
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sandboxhelpers import race
 
 from capmock.mockserver.sandbox import seed, transfer
 from capmock.mockserver.sandbox import store as store_module
@@ -340,19 +340,7 @@ def test_racing_processes_seed_once(store_url: str, databases: Any) -> None:
         open_store(store_url).close()
     processes = 4
     databases.settle()
-    context = multiprocessing.get_context("fork")
-    start, results = context.Barrier(processes), context.Queue()
-    children = [context.Process(target=seed_in_a_process, args=(store_url, start, results))
-                for _ in range(processes)]
-    for child in children:
-        child.start()
-    try:
-        outcomes = [results.get(timeout=60) for _ in children]
-    finally:
-        for child in children:
-            child.join(30)
-            if child.is_alive():
-                child.kill()
+    outcomes = race(seed_in_a_process, [(store_url,)] * processes, timeout=60)
     assert sorted(outcomes, key=str) == [False] * (processes - 1) + [True], outcomes
     store = open_store(store_url)
     try:
