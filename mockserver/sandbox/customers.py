@@ -22,16 +22,18 @@ from __future__ import annotations
 from typing import Any
 
 from capmock.mockserver.sandbox import profile, registration, results
-from capmock.mockserver.sandbox.results import NOT_FOUND, each_customer, failed, find, status
+from capmock.mockserver.sandbox.results import (
+    each_customer,
+    failed,
+    find,
+    outcome,
+    status,
+    succeeded,
+)
 from capmock.mockserver.sandbox.service import Call
 from capmock.mockserver.sandbox.store import Customer, Tx
 from capmock.mockserver.sandbox.views import LOYALTY, fields_node, pick, profile_view
 
-SUCCESS = 1000
-DATE_OUT_OF_RANGE = 1034
-PENDING = 1040
-CHANGE_FAILED = 1041
-INVALID_IDENTIFIER = 1042
 IDENTITY_CHANGES = "identity_changes"
 DEFAULT_SECTIONS = ("registered_store", "registered_till", "fraud_details")
 
@@ -49,7 +51,7 @@ def register(call: Call, tx: Tx, item: dict[str, Any]) -> dict[str, Any]:
     if not code and registration.outside_window(item.get("registered_on"), call.now,
                                                 rules.registration_past_days,
                                                 rules.registration_future_days):
-        code = DATE_OUT_OF_RANGE
+        code = outcome(call.op.id, "registered_on_out_of_range")
     if code:
         return failed(call.op.id, item, code)
     found = profile.owners(tx, item)
@@ -64,7 +66,7 @@ def register(call: Call, tx: Tx, item: dict[str, Any]) -> dict[str, Any]:
             return failed(call.op.id, item, code)
         profile.merge_profile(customer.doc, item, call.timestamp)
         tx.save_customer(customer)
-    return {**profile_view(customer), "item_status": status(call.op.id, SUCCESS),
+    return {**profile_view(customer), "item_status": succeeded(call.op.id),
             "side_effects": ""}
 
 
@@ -75,7 +77,7 @@ def add(call: Call, tx: Tx) -> dict[str, Any]:
 # --- customer/update -------------------------------------------------------------------
 
 def update_one(call: Call, tx: Tx, item: dict[str, Any]) -> dict[str, Any]:
-    customer, missing = find(tx, item)
+    customer, missing = find(tx, call.op.id, item)
     if customer is None:
         return failed(call.op.id, item, missing)
     rules = call.settings
@@ -86,7 +88,7 @@ def update_one(call: Call, tx: Tx, item: dict[str, Any]) -> dict[str, Any]:
         return failed(call.op.id, item, code)
     profile.merge_profile(customer.doc, item, call.timestamp)
     tx.save_customer(customer)
-    return {**profile_view(customer), "item_status": status(call.op.id, SUCCESS)}
+    return {**profile_view(customer), "item_status": succeeded(call.op.id)}
 
 
 def update(call: Call, tx: Tx) -> dict[str, Any]:
@@ -100,15 +102,16 @@ def request_change(call: Call, tx: Tx, item: dict[str, Any]) -> dict[str, Any]:
     change = {"identifier": name, "old_value": old, "new_value": new}
     customer = tx.customer(name, old)
     if customer is None:
-        code = NOT_FOUND
+        code = outcome(call.op.id, "customer_not_found")
     elif not results.pattern_ok(name, new):
-        code = INVALID_IDENTIFIER
+        code = outcome(call.op.id, "identity_change_invalid")
     elif tx.customer(name, new) is not None:
-        code = CHANGE_FAILED
+        code = outcome(call.op.id, "identity_change_taken")
     else:
         tx.add_record(customer.id, IDENTITY_CHANGES,
                       {**change, "state": "PENDING", "requested_on": call.timestamp})
-        return {**change, "updated": "false", "item_status": status(call.op.id, PENDING)}
+        pending = outcome(call.op.id, "identity_change_pending")
+        return {**change, "updated": "false", "item_status": status(call.op.id, pending)}
     return {**change, "updated": "false", "item_status": status(call.op.id, code)}
 
 
@@ -142,7 +145,7 @@ def details(call: Call, tx: Tx, customer: Customer) -> dict[str, Any]:
     out["custom_fields"] = fields_node(doc.get("custom_fields") or [])
     out["extended_fields"] = fields_node(doc.get("extended_fields") or [])
     out["transactions"] = transaction_summaries(tx, customer)
-    out["item_status"] = status(call.op.id, SUCCESS)
+    out["item_status"] = succeeded(call.op.id)
     return out
 
 

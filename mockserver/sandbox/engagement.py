@@ -24,10 +24,10 @@ from capmock.mockserver.rules import code_for
 from capmock.mockserver.sandbox import results
 from capmock.mockserver.sandbox.results import (
     IDENTIFIERS,
-    NOT_FOUND,
     day_bound,
     find,
     lookups,
+    outcome,
     pattern_ok,
     status,
 )
@@ -76,15 +76,15 @@ def person(customer: Customer, order: tuple[str, ...]) -> dict[str, Any]:
 def find_customer(tx: Tx, op_id: str, item: dict[str, Any]) -> tuple[Customer | None, int]:
     """The customer an item names, or None and the code to answer."""
     if lookups(item):
-        return find(tx, item)
+        return find(tx, op_id, item)
     generic = text(item.get("identifier"))
     if not generic:
-        return None, code_for(op_id, "missing_identifier") or NOT_FOUND
+        return None, code_for(op_id, "missing_identifier") or outcome(op_id, "customer_not_found")
     for by in GENERIC_ORDER:
         customer = tx.customer(by, generic)
         if customer is not None:
             return customer, 0
-    return None, NOT_FOUND
+    return None, outcome(op_id, "customer_not_found")
 
 
 def each_item(call: Call, tx: Tx, act: Act, order: tuple[str, ...]) -> dict[str, Any]:

@@ -51,13 +51,11 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from capmock.mockserver.sandbox.results import day_bound, each_customer, listed
+from capmock.mockserver.sandbox.results import day_bound, each_customer, listed, succeeded
 from capmock.mockserver.sandbox.service import Call
 from capmock.mockserver.sandbox.store import Customer, Record, Tx
 from capmock.mockserver.sandbox.views import IDENTIFIERS, NAMES, pick
-from capmock.openapi import envelope
 
-SUCCESS = 1000
 Doc = dict[str, Any]
 Test = Callable[[Doc, str], bool]
 
@@ -144,7 +142,7 @@ def docs_of(tx: Tx, customer: Customer, kind: str) -> list[Doc]:
 
 
 def ok(call: Call) -> dict[str, str]:
-    return envelope.item_status(call.op.id, SUCCESS)
+    return succeeded(call.op.id)
 
 
 def by_user_id(call: Call) -> bool:

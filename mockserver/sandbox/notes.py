@@ -20,13 +20,11 @@ from typing import Any
 
 from capmock.mockserver.sandbox import engagement
 from capmock.mockserver.sandbox.engagement import each_item, person, text
-from capmock.mockserver.sandbox.results import listed, one_or_many, status
+from capmock.mockserver.sandbox.results import listed, one_or_many, outcome, status, succeeded
 from capmock.mockserver.sandbox.service import Call
 from capmock.mockserver.sandbox.store import Customer, Tx
 
 KIND = "notes"
-SUCCESS = 1000
-NO_NOTES = 1028
 ORDER = ("user_id", "firstname", "lastname", "mobile", "email", "external_id")
 NOTE = ("id", "description", "added_on")
 
@@ -52,7 +50,7 @@ def add_notes(call: Call, tx: Tx, customer: Customer, item: dict[str, Any]) -> d
             stored[note_id] = tx.add_record(customer.id, KIND, {"id": note_id, **doc})
         shown.append({"id": note_id, "date": doc["added_on"], "description": doc["description"]})
     return {**person(customer, ORDER), "associate_id": associate,
-            "notes": {"note": one_or_many(shown)}, "item_status": status(call.op.id, SUCCESS)}
+            "notes": {"note": one_or_many(shown)}, "item_status": succeeded(call.op.id)}
 
 
 def add(call: Call, tx: Tx) -> dict[str, Any]:
@@ -66,9 +64,9 @@ def notes_of(call: Call, tx: Tx, customer: Customer, item: dict[str, Any]) -> di
     order = ORDER if engagement.shows_user_id(call, item) else ORDER[1:]
     out = person(customer, order)
     if not notes:
-        return {**out, "item_status": status(call.op.id, NO_NOTES)}
+        return {**out, "item_status": status(call.op.id, outcome(call.op.id, "no_notes"))}
     out["notes"] = {"note": one_or_many([{k: n[k] for k in NOTE if k in n} for n in notes])}
-    out["item_status"] = status(call.op.id, SUCCESS)
+    out["item_status"] = succeeded(call.op.id)
     return out
 
 

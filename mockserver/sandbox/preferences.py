@@ -30,14 +30,11 @@ from capmock.mockserver.sandbox.engagement import (
     text,
 )
 from capmock.mockserver.sandbox.profile import merge_fields
-from capmock.mockserver.sandbox.results import listed, one_or_many, status
+from capmock.mockserver.sandbox.results import listed, one_or_many, outcome, status, succeeded
 from capmock.mockserver.sandbox.service import Call
 from capmock.mockserver.sandbox.store import Customer, Tx
 
 KEY = "preferences"
-SUCCESS = 1000
-NONE_SET = 1031
-INVALID_FIELD = 1017
 ORDER = ("user_id", "mobile", "email", "external_id")
 
 
@@ -65,7 +62,7 @@ def sent_preferences(item: dict[str, Any]) -> list[dict[str, str]] | None:
 def update_one(call: Call, tx: Tx, customer: Customer, item: dict[str, Any]) -> dict[str, Any]:
     sent = sent_preferences(item)
     if sent is None:
-        return failure(call, item, ORDER, INVALID_FIELD)
+        return failure(call, item, ORDER, outcome(call.op.id, "invalid_custom_field"))
     stored = merge_fields(customer.doc.get(KEY) or [], sent)
     customer.doc[KEY] = stored
     tx.save_customer(customer)
@@ -78,7 +75,7 @@ def update_one(call: Call, tx: Tx, customer: Customer, item: dict[str, Any]) -> 
     shop = store_block(item.get("store"))
     if shop:
         out["store"] = shop
-    out["item_status"] = status(call.op.id, SUCCESS)
+    out["item_status"] = succeeded(call.op.id)
     return out
 
 
@@ -91,8 +88,8 @@ def preferences_of(call: Call, tx: Tx, customer: Customer,
     out = person(customer, ORDER if shows_user_id(call, item) else ORDER[1:])
     stored = customer.doc.get(KEY) or []
     if not stored:
-        return {**out, "item_status": status(call.op.id, NONE_SET)}
-    return {**out, "custom_fields": fields(stored), "item_status": status(call.op.id, SUCCESS)}
+        return {**out, "item_status": status(call.op.id, outcome(call.op.id, "no_preferences"))}
+    return {**out, "custom_fields": fields(stored), "item_status": succeeded(call.op.id)}
 
 
 def get(call: Call, tx: Tx) -> dict[str, Any]:

@@ -41,14 +41,13 @@ from capmock.mockserver.sandbox.engagement import (
     text,
     within,
 )
-from capmock.mockserver.sandbox.results import listed, one_or_many, status
+from capmock.mockserver.sandbox.results import listed, one_or_many, status, succeeded
 from capmock.mockserver.sandbox.service import Call
 from capmock.mockserver.sandbox.store import Customer, Record, Tx
 
 KIND = "referrals"
 INCENTIVES = "referral_incentives"
 TRANSACTIONS = "transactions"  # customers.py's kind
-SUCCESS = 1000
 INVITEE_ADDED = 100
 DEFAULT_CAMPAIGN = "12511"
 TYPES = ("EMAIL", "MOBILE")
@@ -120,7 +119,7 @@ def invite(call: Call, tx: Tx, customer: Customer, item: dict[str, Any]) -> dict
     if groups:
         out["referrals"] = {"referral_type": one_or_many(
             [{"type": kind, "referral": one_or_many(refs)} for kind, refs in groups.items()])}
-    out["item_status"] = status(call.op.id, SUCCESS)
+    out["item_status"] = succeeded(call.op.id)
     return out
 
 
@@ -160,7 +159,7 @@ def statistics(call: Call, tx: Tx, customer: Customer, item: dict[str, Any]) -> 
     query = call.query
     out = {**person(customer, ORDER), "referral_code": referral_code(customer)}
     if query.get("only_referral_code") == "true":
-        return {**out, "item_status": status(call.op.id, SUCCESS)}
+        return {**out, "item_status": succeeded(call.op.id)}
     token = campaign(query.get("campaign_token"))
     invitees = [r.doc for r in of_campaign(tx, customer, KIND, token)
                 if in_store(r.doc, query.get("store_code"))
@@ -181,7 +180,7 @@ def statistics(call: Call, tx: Tx, customer: Customer, item: dict[str, Any]) -> 
                   for r in of_campaign(tx, customer, INCENTIVES, token)]
     if incentives:
         out["incentives"] = {"event_type": one_or_many(incentives)}
-    out["item_status"] = status(call.op.id, SUCCESS)
+    out["item_status"] = succeeded(call.op.id)
     return out
 
 

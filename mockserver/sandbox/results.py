@@ -3,21 +3,34 @@ and the small readings every handler shares (repeated elements, day bounds)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 from capmock.mockserver import replay
+from capmock.mockserver.rules import code_for
 from capmock.mockserver.sandbox.store import IDENTIFIER_COLUMNS, Customer, Tx
 from capmock.openapi import envelope
 
 IDENTIFIERS = IDENTIFIER_COLUMNS
 LOOKUP_ORDER = ("user_id", "id", "mobile", "email", "external_id")
-NOT_FOUND_BY_ID = 1011  # "Cannot find customer for provided identifier"
-NOT_FOUND = 1012  # "Cannot find customer for provided mobile/external-id/e-mail"
+
+
+@functools.cache
+def outcome(op_id: str, kind: str) -> int:
+    """The code mockserver/rules.yaml gives this operation for a sandbox outcome."""
+    code = code_for(op_id, kind)
+    if code is None:
+        raise LookupError(f"rules.yaml: no code of {kind!r} applies to {op_id}")
+    return code
 
 
 def status(op_id: str, code: int) -> dict[str, str]:
     return envelope.item_status(op_id, code)
+
+
+def succeeded(op_id: str) -> dict[str, str]:
+    return status(op_id, outcome(op_id, "succeeded"))
 
 
 def echo(item: dict[str, Any]) -> dict[str, Any]:
@@ -47,7 +60,7 @@ def lookups(item: dict[str, Any]) -> list[tuple[str, str]]:
     return pairs
 
 
-def find(tx: Tx, item: dict[str, Any]) -> tuple[Customer | None, int]:
+def find(tx: Tx, op_id: str, item: dict[str, Any]) -> tuple[Customer | None, int]:
     """The customer an item names, or None and the documented not-found code."""
     pairs = lookups(item)
     for by, value in pairs:
@@ -55,7 +68,8 @@ def find(tx: Tx, item: dict[str, Any]) -> tuple[Customer | None, int]:
         if customer is not None:
             return customer, 0
     by_id_only = all(by == "user_id" for by, _ in pairs)
-    return None, NOT_FOUND_BY_ID if by_id_only else NOT_FOUND
+    return None, outcome(op_id, "customer_not_found_by_user_id" if by_id_only
+                         else "customer_not_found")
 
 
 def each_item(call: Any, answer: Callable[[dict[str, Any]], dict[str, Any]],
@@ -70,7 +84,7 @@ def each_item(call: Any, answer: Callable[[dict[str, Any]], dict[str, Any]],
 def each_customer(call: Any, tx: Tx, view: Any) -> dict[str, Any]:
     """The usual read: every item names a customer; the found ones get view()."""
     def answer(item: dict[str, Any]) -> dict[str, Any]:
-        customer, missing = find(tx, item)
+        customer, missing = find(tx, call.op.id, item)
         return failed(call.op.id, item, missing) if customer is None \
             else view(call, tx, customer)
 

@@ -24,12 +24,11 @@ from __future__ import annotations
 from typing import Any
 
 from capmock.mockserver.sandbox.engagement import each_item, echo, person, text
-from capmock.mockserver.sandbox.results import IDENTIFIERS, one_or_many, status
+from capmock.mockserver.sandbox.results import IDENTIFIERS, one_or_many, succeeded
 from capmock.mockserver.sandbox.service import Call
 from capmock.mockserver.sandbox.store import Customer, Tx
 
 KEY = "subscriptions"
-SUCCESS = 1000
 SHOWN_CHANNELS = ("EMAIL", "SMS", "ANDROID", "IOS")
 PRIORITIES = ("TRANS", "BULK")
 SCOPE = "ALL"
@@ -54,7 +53,7 @@ def update_one(call: Call, tx: Tx, customer: Customer, item: dict[str, Any]) -> 
     customer.doc[KEY] = [*stored, chosen]
     tx.save_customer(customer)
     return {"user_id": customer.user_id, **echo(item, IDENTIFIERS), **chosen,
-            "item_status": status(call.op.id, SUCCESS)}
+            "item_status": succeeded(call.op.id)}
 
 
 def update(call: Call, tx: Tx) -> dict[str, Any]:
@@ -82,7 +81,7 @@ def subscriptions_of(call: Call, tx: Tx, customer: Customer,
         {"name": p, "subscribed": SCOPE, "user_preference": preference(stored, channel, p)}
         for p in priorities])} for channel in channels]
     return {**person(customer, ORDER), "channel": one_or_many(shown),
-            "item_status": status(call.op.id, SUCCESS)}
+            "item_status": succeeded(call.op.id)}
 
 
 def get(call: Call, tx: Tx) -> dict[str, Any]:

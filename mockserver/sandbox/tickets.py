@@ -34,14 +34,11 @@ from capmock.mockserver.sandbox.engagement import (
     text,
     within,
 )
-from capmock.mockserver.sandbox.results import listed, one_or_many, status
+from capmock.mockserver.sandbox.results import listed, one_or_many, outcome, succeeded
 from capmock.mockserver.sandbox.service import Call
 from capmock.mockserver.sandbox.store import Customer, Tx
 
 KIND = "tickets"
-SUCCESS = 1300
-DUPLICATE_SUBJECT = 1301
-REGISTRATION_FAILED = 1302
 CLOSED = ("CLOSED", "RESOLVED")
 FIELDS = ("status", "priority", "department", "subject", "message", "custom_fields",
           "reported_from", "type")
@@ -101,9 +98,9 @@ def create(call: Call, tx: Tx, customer: Customer, item: dict[str, Any]) -> dict
             continue
         doc, code = ticket_doc(sent), text(sent.get("ticket_code"))
         if subject_key(doc) in open_subjects:
-            return failure(call, item, ADD_ORDER, DUPLICATE_SUBJECT)
+            return failure(call, item, ADD_ORDER, outcome(call.op.id, "ticket_exists"))
         if code and code in codes:
-            return failure(call, item, ADD_ORDER, REGISTRATION_FAILED)
+            return failure(call, item, ADD_ORDER, outcome(call.op.id, "ticket_not_registered"))
         if is_open(doc):
             open_subjects.add(subject_key(doc))
         codes.add(code)
@@ -115,7 +112,7 @@ def create(call: Call, tx: Tx, customer: Customer, item: dict[str, Any]) -> dict
         tx.save_record(record)
         created.append(shown(record.doc))
     return {**person(customer, ADD_ORDER), "ticket": one_or_many(created),
-            "item_status": status(call.op.id, SUCCESS)}
+            "item_status": succeeded(call.op.id)}
 
 
 def add(call: Call, tx: Tx) -> dict[str, Any]:
@@ -137,7 +134,7 @@ def tickets_of(call: Call, tx: Tx, customer: Customer, item: dict[str, Any]) -> 
     out = person(customer, GET_ORDER)
     if tickets:
         out["tickets"] = {"ticket": one_or_many(tickets)}
-    out["item_status"] = status(call.op.id, SUCCESS)
+    out["item_status"] = succeeded(call.op.id)
     return out
 
 
