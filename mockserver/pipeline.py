@@ -10,7 +10,7 @@ envelope in the negotiated format (never a stack trace).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from capmock.mockserver import auth, negotiation, replay, validation
 from capmock.mockserver.errors import Rejection
@@ -104,7 +104,8 @@ def sandbox_call(op: Operation, request: MockRequest, items: list[dict[str, Any]
         code = code_for(op.id, problem.kind, problem.field)
         if code is None:
             reject(op, [problem], items)
-        failures.setdefault(problem.item, envelope.item_status(op.id, code))
+        if problem.item is not None:  # item-less problems were rejected above
+            failures.setdefault(problem.item, envelope.item_status(op.id, code))
     query: dict[str, str] = {}
     for name, value in request.query:
         query.setdefault(name, value)
@@ -113,13 +114,13 @@ def sandbox_call(op: Operation, request: MockRequest, items: list[dict[str, Any]
 
 def query_items(op: Operation, request: MockRequest) -> list[dict[str, Any]]:
     """One item per identifier value of a GET (mobile=a,b -> two customers)."""
-    items = []
+    items: list[dict[str, Any]] = []
     for name, value in validation.identifier_values(op, request).items():
         items.extend({name: v} for v in value.split(",") if v)
     return items
 
 
-def reject(op: Operation, problems: list[validation.Problem], items: list[dict]) -> None:
+def reject(op: Operation, problems: list[validation.Problem], items: list[dict]) -> NoReturn:
     """Turn problems into the documented answer: item-level codes where the
     document has one (rules.yaml), else request-level 400 naming the field."""
     failures: dict[int, dict[str, str]] = {}

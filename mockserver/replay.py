@@ -78,7 +78,10 @@ def sample_bytes(operation: str, example: str, fmt: str) -> bytes | None:
 
 @cache
 def sample_data(operation: str, example: str) -> dict[str, Any]:
-    return json.loads(sample_bytes(operation, example, "json"))
+    body = sample_bytes(operation, example, "json")
+    if body is None:
+        raise LookupError(f"{operation} has no JSON response sample {example!r}")
+    return json.loads(body)
 
 
 @cache
@@ -137,11 +140,14 @@ def echo(item: dict[str, Any]) -> dict[str, Any]:
 
 def forced(op: Operation, want: Choice, request_items: list[dict[str, Any]]) -> dict:
     """The body for a forced code (item-level) as data."""
-    if want.code in codes.request_codes() and want.code >= BAD_REQUEST and want.code != 500:
-        raise Rejection(want.code, "forced by Prefer: code")
-    entry = applicable_code(op, want.code)
+    code = want.code
+    if code is None:
+        raise ValueError("forced() needs the Choice of a forced code")
+    if code in codes.request_codes() and code >= BAD_REQUEST and code != 500:
+        raise Rejection(code, "forced by Prefer: code")
+    entry = applicable_code(op, code)
     items = copy.deepcopy(get_items(sample_data(op.id, want.example), op.item))
-    status = envelope.item_status(op.id, want.code)
+    status = envelope.item_status(op.id, code)
     if entry.kind == "success":
         for item in items:
             item["item_status"] = status

@@ -162,8 +162,12 @@ def _leaf_text(text: str | None) -> str:
     return text if text and text.strip(_XML_WS) else ""
 
 
+def _namespaced(element: etree._Element) -> bool:
+    return str(element.tag).startswith("{")
+
+
 def _unsupported(element: etree._Element) -> CodecError:
-    if element.tag[0] == "{":
+    if _namespaced(element):
         return CodecError(f"{_path(element)}: namespaced element {element.tag!r} is not supported")
     names = ", ".join(element.attrib)
     return CodecError(f"{_path(element)}: attributes are not supported (found {names})")
@@ -191,7 +195,7 @@ def _children_value(element: etree._Element) -> dict[str, Any] | str:
 
 
 def _element_value(element: etree._Element) -> dict[str, Any] | str:
-    if element.tag[0] == "{" or element.attrib:
+    if _namespaced(element) or element.attrib:
         raise _unsupported(element)
     if len(element):
         return _children_value(element)

@@ -188,10 +188,14 @@ def declared_children(operation: str, role: str) -> dict[str, dict[str, str]]:
     path = operations()[operation].xsd[role]
     tree = etree.fromstring(package_text(path).encode("utf-8"))
     out: dict[str, dict[str, str]] = {}
+    # xsd_gen names every complexType and gives every element a name and a type
     for ctype in tree.iter(f"{XS}complexType"):
-        out[ctype.get("name")] = {e.get("name"): e.get("type") for e in ctype.iter(f"{XS}element")}
+        out[ctype.attrib["name"]] = {e.attrib["name"]: e.attrib["type"]
+                                     for e in ctype.iter(f"{XS}element")}
     root = tree.find(f"{XS}element")
-    out[""] = {root.get("name"): root.get("type")}
+    if root is None:
+        raise ValueError(f"{path}: no root element declaration")
+    out[""] = {root.attrib["name"]: root.attrib["type"]}
     return out
 
 
@@ -216,7 +220,7 @@ def xml_errors(
     root = copy.deepcopy(body) if isinstance(body, etree._Element) else parse_xml(body)
     if profile == "lenient":
         types = declared_children(operation, role)
-        root_type = types[""].get(root.tag)
+        root_type = types[""].get(str(root.tag))
         if root_type:
             prune_unknown(root, root_type, types)
     schema = xml_schema(operation, role)

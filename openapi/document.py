@@ -48,7 +48,9 @@ def strip_caption(lines: list[str]) -> list[str]:
 def blocks(text: str) -> list[Block]:
     """Every fenced block, in document order."""
     out: list[Block] = []
-    section, number, opened, body = "", 0, None, []
+    section, number = "", 0
+    opened: tuple[int, str] | None = None  # (line, info string) of the open fence
+    body: list[str] = []
     for lineno, line in enumerate(text.splitlines(), 1):
         if opened is None and line.startswith("## "):
             section, number = line[3:].strip(), 0

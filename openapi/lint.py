@@ -115,7 +115,7 @@ def check_defect_ids(report: Report) -> None:
 def spec_examples(op: contract.Operation) -> set[tuple[str, str, str]]:
     """(role, format, example name) of every example the document attaches."""
     item = contract.spec()["paths"][op.path][op.method.lower()]
-    out = set()
+    out: set[tuple[str, str, str]] = set()
     places = [("response", item["responses"]["200"])]
     if "requestBody" in item:
         places.append(("request", item["requestBody"]))

@@ -98,7 +98,8 @@ def update(call: Call, tx: Tx) -> dict[str, Any]:
 # --- customer/update_identity ------------------------------------------------------------
 
 def request_change(call: Call, tx: Tx, item: dict[str, Any]) -> dict[str, Any]:
-    name, old, new = item.get("identifier"), item.get("old_value"), item.get("new_value")
+    # all three are required by the schema, so a validated item has them
+    name, old, new = (str(item[key]) for key in ("identifier", "old_value", "new_value"))
     change = {"identifier": name, "old_value": old, "new_value": new}
     customer = tx.customer(name, old)
     if customer is None:
@@ -135,7 +136,7 @@ def transaction_summaries(tx: Tx, customer: Customer) -> dict[str, Any]:
 def details(call: Call, tx: Tx, customer: Customer) -> dict[str, Any]:
     doc = customer.doc
     shown_id = call.query.get("user_id") == "true" or "user_id" in call.items[0]
-    out = {"user_id": customer.user_id} if shown_id else {}
+    out: dict[str, Any] = {"user_id": customer.user_id} if shown_id else {}
     out.update(pick(doc, ("firstname", "lastname", "mobile", "email", "external_id",
                           *LOYALTY, "registered_on", "updated_on", "type", "source",
                           "registered_by")))

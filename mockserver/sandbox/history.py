@@ -47,7 +47,7 @@ Decisions where the document is vague (one line each):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -118,7 +118,7 @@ def id_to(doc: Doc, value: str) -> bool:
     return id_of(doc) <= (number(value) or 0)
 
 
-def matching(docs: list[Doc], tests: dict[str, Test], query: dict[str, str]) -> list[Doc]:
+def matching(docs: list[Doc], tests: Mapping[str, Test], query: dict[str, str]) -> list[Doc]:
     """The docs passing the test of every parameter the request sent."""
     sent = [(test, query[name]) for name, test in tests.items() if query.get(name)]
     return [d for d in docs if all(test(d, value) for test, value in sent)]

@@ -32,9 +32,11 @@ NOTE = ("id", "description", "added_on")
 def add_notes(call: Call, tx: Tx, customer: Customer, item: dict[str, Any]) -> dict[str, Any]:
     associate = text(item.get("associate_id"))
     stored = {r.doc.get("id"): r for r in tx.records(customer.id, KIND)}
-    next_id = max((int(i) for i in stored if str(i).isdigit()), default=0) + 1
+    next_id = max((int(str(i)) for i in stored if str(i).isdigit()), default=0) + 1
     shown = []
-    notes = item.get("notes") if isinstance(item.get("notes"), dict) else {}
+    notes = item.get("notes")
+    if not isinstance(notes, dict):
+        notes = {}
     for note in listed(notes.get("note")):
         if not isinstance(note, dict):
             continue

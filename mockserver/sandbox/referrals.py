@@ -89,7 +89,9 @@ def till(call: Call) -> dict[str, str] | None:
 
 
 def invite(call: Call, tx: Tx, customer: Customer, item: dict[str, Any]) -> dict[str, Any]:
-    referrals = item.get("referrals") if isinstance(item.get("referrals"), dict) else {}
+    referrals = item.get("referrals")
+    if not isinstance(referrals, dict):
+        referrals = {}
     token = campaign(referrals.get("campaign_token"))
     stored = {(r.doc.get("type"), r.doc.get("identifier")): r
               for r in of_campaign(tx, customer, KIND, token)}

@@ -135,7 +135,7 @@ def candidates(tx: Tx, conditions: list[Condition]) -> Iterator[Customer]:
 
 def result_item(tx: Tx, customer: Customer) -> dict[str, Any]:
     doc = customer.doc
-    out = {"user_id": customer.user_id, "org_id": ORG_ID}
+    out: dict[str, Any] = {"user_id": customer.user_id, "org_id": ORG_ID}
     for name in ("firstname", "lastname", "mobile", "email", "external_id", "loyalty_points",
                  "lifetime_points", "lifetime_purchases", "current_slab", "registered_on",
                  "registered_by"):
