@@ -1,0 +1,134 @@
+"""ARCHITECTURE.md's import rules, held against the real import graph.
+
+The rules are read from ARCHITECTURE.md itself, so the page and the code cannot
+drift apart silently: the layer table ("may import"), and the run-time and
+build-time module lists of the contract layer ("run time never imports build
+time"). Every import counts, including those inside functions (a lazy import is
+still a dependency), and a module the page does not place fails the test.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARCHITECTURE = ROOT / "ARCHITECTURE.md"
+FOLDERS = {"capmock.fixtures": "fixtures", "capmock.openapi": "openapi",
+           "capmock.mockserver": "mockserver", "capmock.contracts": "contracts"}
+TABLE_ROW = re.compile(r"^\|\s*([^|]+?)\s*\|\s*`(capmock\.\w+)`[^|]*\|\s*([^|]+?)\s*\|$")
+
+
+@cache
+def layer_table() -> dict[str, set[str]]:
+    """package -> the packages it may import (besides itself), from the layer table."""
+    rows = [TABLE_ROW.match(line) for line in ARCHITECTURE.read_text().splitlines()]
+    rows = [m for m in rows if m]
+    layers = {m.group(1): m.group(2) for m in rows}
+    allowed: dict[str, set[str]] = {}
+    for m in rows:
+        names = [n.strip() for n in m.group(3).split(",")]
+        allowed[m.group(2)] = {layers[n] for n in names if n in layers}
+    return allowed
+
+
+def bullet(title: str) -> str:
+    """The text of the bullet `- <title>: ...` (continuation lines included)."""
+    match = re.search(rf"^- {re.escape(title)}:(.*?)(?=^- |^\S|\Z)", ARCHITECTURE.read_text(),
+                      re.M | re.S)
+    assert match, f"ARCHITECTURE.md has no bullet '- {title}:'"
+    return match.group(1)
+
+
+def listed_modules(title: str) -> set[str]:
+    return set(re.findall(r"`(\w+)`", bullet(title)))
+
+
+def modules(package: str) -> dict[str, Path]:
+    """dotted module name -> file, for every module of a package (subpackages too)."""
+    folder = ROOT / FOLDERS[package]
+    out = {}
+    for path in sorted(folder.rglob("*.py")):
+        parts = path.relative_to(folder).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join((package, *parts))] = path
+    return out
+
+
+def imported(module: str, path: Path) -> set[str]:
+    """Every capmock module or package `module` imports, absolute or relative."""
+    names: set[str] = set()
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{anchor}.{base}" if base else anchor
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return {n for n in names if n == "capmock" or n.startswith("capmock.")}
+
+
+def package_of(name: str) -> str | None:
+    return next((p for p in FOLDERS if name == p or name.startswith(p + ".")), None)
+
+
+def test_the_layer_table_names_every_package() -> None:
+    assert set(layer_table()) == set(FOLDERS)
+
+
+@pytest.mark.parametrize("package", sorted(FOLDERS))
+def test_imports_follow_the_layer_table(package: str) -> None:
+    allowed = layer_table()[package] | {package}
+    wrong = []
+    for module, path in modules(package).items():
+        for name in sorted(imported(module, path)):
+            target = package_of(name)
+            if target is None:  # `from capmock import fixtures`: the imported names count
+                continue
+            if target not in allowed:
+                wrong.append(f"{module} imports {name}")
+    assert not wrong, f"{package} may import only {sorted(allowed)}:\n" + "\n".join(wrong)
+
+
+def contract_modules() -> dict[str, Path]:
+    return {m.rsplit(".", 1)[1]: p for m, p in modules("capmock.openapi").items()
+            if m.count(".") == 2}
+
+
+def test_every_contract_module_is_placed_in_run_time_or_build_time() -> None:
+    run, build = listed_modules("run time"), listed_modules("build time")
+    assert not run & build, f"listed as both: {sorted(run & build)}"
+    unplaced = set(contract_modules()) - run - build - {"__init__"}
+    assert not unplaced, f"ARCHITECTURE.md does not place {sorted(unplaced)}"
+    unknown = (run | build) - set(contract_modules())
+    assert not unknown, f"ARCHITECTURE.md lists modules that do not exist: {sorted(unknown)}"
+
+
+def test_run_time_never_imports_build_time() -> None:
+    run, build = listed_modules("run time"), listed_modules("build time")
+    files = contract_modules()
+    wrong = [f"{m} imports capmock.openapi.{b}"
+             for m in sorted(run) for b in sorted(build)
+             if any(n == f"capmock.openapi.{b}" or n.startswith(f"capmock.openapi.{b}.")
+                    for n in imported(f"capmock.openapi.{m}", files[m]))]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
+    """The graph reader finds relative, lazy and aliased imports (so the tests above
+    can fail): a module of the contract layer importing the mock server three ways."""
+    path = tmp_path / "probe.py"
+    path.write_text("def f():\n    from ..mockserver import wsgi\n"
+                    "import capmock.contracts.cli as c\nfrom . import codec\n")
+    names = imported("capmock.openapi.probe", path)
+    assert {"capmock.mockserver.wsgi", "capmock.contracts.cli",
+            "capmock.openapi.codec"} <= names
