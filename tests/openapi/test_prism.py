@@ -1,5 +1,5 @@
 """An independent OpenAPI mock (Stoplight Prism) starts on the document and
-serves all 19 operations: the document is usable outside capmock."""
+serves every operation: the document is usable outside capmock."""
 
 from __future__ import annotations
 
