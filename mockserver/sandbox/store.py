@@ -281,7 +281,7 @@ class Store(ABC):
         return True
 
     def trouble(self, error: BaseException) -> str | None:
-        """LOST, CONTENTION or UNAVAILABLE when `error` is the database's failure,
+        """LOST or CONTENTION when `error` is the database's failure,
         else None (the work's own error: it is not retried)."""
         return None
 
@@ -364,8 +364,9 @@ class Store(ABC):
                 self.begin(cursor, write, exclusive)
                 return cursor
             except Exception as error:
-                if cursor is not None:
-                    self.abandon(cursor)
+                if cursor is not None:  # the error that counts is BEGIN's
+                    with suppress(Exception):
+                        self.abandon(cursor)
                     cursor.close()
                 if self.trouble(error) != LOST:
                     raise
@@ -429,7 +430,6 @@ class SQLiteStore(Store):
     """
 
     serial = "INTEGER"  # INTEGER PRIMARY KEY is the rowid; AUTOINCREMENT is not needed
-    contention_tries = 1  # "locked" only after the 30 s busy timeout: no point in more
 
     def __init__(self, path: str) -> None:
         super().__init__()
@@ -496,19 +496,6 @@ class SQLiteStore(Store):
     def begin(self, cursor: Any, write: bool, exclusive: bool) -> None:
         cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
-    def trouble(self, error: BaseException) -> str | None:
-        """SQLite has no connection to lose. "database is locked" comes after the
-        30 s busy timeout (CONTENTION, not tried again: contention_tries = 1);
-        a file that cannot be opened or written is UNAVAILABLE."""
-        if not isinstance(error, sqlite3.OperationalError):
-            return None
-        text = str(error)
-        if "locked" in text or "busy" in text:
-            return CONTENTION
-        if any(word in text for word in SQLITE_UNAVAILABLE):
-            return UNAVAILABLE
-        return None
-
     @contextmanager
     def conflicts(self) -> Iterator[None]:
         try:
@@ -524,9 +511,6 @@ class SQLiteStore(Store):
 
     def describe(self) -> str:
         return f"sqlite:{self.path}"
-
-
-SQLITE_UNAVAILABLE = ("unable to open", "disk I/O", "readonly", "disk is full")
 
 
 def use_wal(conn: sqlite3.Connection, seconds: float = 30) -> None:
