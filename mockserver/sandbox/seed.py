@@ -18,8 +18,7 @@ def document_seed() -> dict[str, Any]:
 
 def ensure_seeded(store: Store) -> bool:
     """Seed a store that was never seeded (one worker does it; the others see it done)."""
-    with store.transaction(write=True) as tx:
-        store.serialize(tx)
+    with store.transaction(exclusive=True) as tx:
         if tx.meta(transfer.SEEDED) is not None:
             return False
         transfer.load(tx, document_seed())

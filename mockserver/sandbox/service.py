@@ -9,12 +9,15 @@ Every request is one transaction: all of it is written, or none.
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from capmock.mockserver.sandbox.store import Conflict, Store, Tx, open_store
+from capmock.mockserver.errors import Rejection
+from capmock.mockserver.rules import rules
+from capmock.mockserver.sandbox.store import Conflict, Store, StoreFailure, Tx, open_store
 from capmock.mockserver.settings import Settings
 from capmock.openapi.contract import Operation
 
@@ -23,6 +26,7 @@ Handler = Callable[["Call", Tx], dict[str, Any]]
 MODULES = ("customers", "search", "history", "notes", "tickets", "referrals", "preferences",
            "subscriptions")
 RACE_RETRIES = 5
+logger = logging.getLogger("capmock")
 
 
 @dataclass
@@ -64,14 +68,27 @@ class Sandbox:
         return op.id in self.handlers
 
     def answer(self, call: Call) -> dict[str, Any]:
-        """Run the handler in one write transaction; a unique-key race (another
-        worker registered the same identifier meanwhile) reruns it."""
+        """Run the handler in one transaction (a write one for POST); a
+        unique-key race (another worker registered the same identifier
+        meanwhile) reruns it. The store reruns it when the database failed
+        (Store.run); when it gives up, the request gets store_refusal()."""
         handler = self.handlers[call.op.id]
         for attempt in range(RACE_RETRIES):
             try:
-                with self.store.transaction(write=call.op.method == "POST") as tx:
-                    return handler(call, tx)
+                return self.store.run(lambda tx: handler(call, tx), write=call.op.method == "POST")
             except Conflict:
                 if attempt == RACE_RETRIES - 1:
                     raise
+            except StoreFailure as failure:
+                logger.warning("sandbox store: %s (%s, %d tries)", failure.reason, failure.cause,
+                               failure.tries)
+                raise store_refusal(failure) from None
         raise AssertionError("unreachable")
+
+
+def store_refusal(failure: StoreFailure) -> Rejection:
+    """The request-level answer when the database failed the request
+    (rules.yaml store_failure: the code, and the detail for each cause)."""
+    rule = rules()["store_failure"]
+    detail = rule["detail"][failure.cause].format(reason=failure.reason, tries=failure.tries)
+    return Rejection(rule["code"], detail)

@@ -7,6 +7,10 @@ UNIQUE columns, so two concurrent registrations can never both win, and a
 write transaction locks what it reads (SQLite: BEGIN IMMEDIATE; PostgreSQL:
 SELECT ... FOR UPDATE), so no update is lost.
 
+`Store.run` is how the sandbox uses it: one transaction, rerun when the
+database (not the work) failed before anything was committed, and a
+`StoreFailure` naming the cause when it cannot go on (see `Store.run`).
+
 A customer is a JSON document (the profile as the API shows it, without
 user_id, which is the row id); its records (notes, tickets, transactions ...)
 are documents of a `kind`, in the order they were added.
@@ -16,15 +20,16 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 try:
     import fcntl
@@ -50,6 +55,16 @@ CREATE INDEX IF NOT EXISTS records_by_customer ON records (customer_id, kind, id
 CREATE INDEX IF NOT EXISTS records_by_kind ON records (kind, id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+T = TypeVar("T")
+
+# What went wrong in the database, as Store.trouble() tells it (None: not the
+# database's doing, e.g. a Conflict, a refused file or a bug).
+LOST = "lost"  # the connection is gone (server restart, pg_terminate_backend, idle timeout)
+CONTENTION = "contention"  # the database aborted the transaction: deadlock, serialization
+UNAVAILABLE = "unavailable"  # the database cannot be reached (cause of a StoreFailure)
+COMMIT_UNKNOWN = "commit_unknown"  # lost during COMMIT (cause of a StoreFailure)
+RECONNECTS = 1  # a lost connection: one more try on a new one
+BACKOFF_S = 0.01  # contention: sleep up to 20, 40, 80, 160 ms (jittered) between tries
 
 
 class Conflict(Exception):
@@ -58,6 +73,21 @@ class Conflict(Exception):
     def __init__(self, column: str) -> None:
         super().__init__(f"{column} already belongs to another customer")
         self.column = column
+
+
+class StoreFailure(Exception):
+    """The database failed a transaction and no retry is left or allowed.
+
+    `cause` is UNAVAILABLE (it cannot be reached), CONTENTION (it aborted every
+    one of `tries` tries) or COMMIT_UNKNOWN (the connection broke during COMMIT:
+    the transaction may have committed); nothing was written unless the cause
+    is COMMIT_UNKNOWN. `reason` is the database's own first line.
+    """
+
+    def __init__(self, cause: str, error: BaseException, tries: int = 1) -> None:
+        reason = (str(error).strip() or type(error).__name__).splitlines()[0]
+        super().__init__(f"{cause}: {reason}")
+        self.cause, self.reason, self.tries = cause, reason, tries
 
 
 @dataclass
@@ -209,6 +239,7 @@ class Store(ABC):
     placeholder = "?"
     lock_clause = ""
     serial = "INTEGER"
+    contention_tries = 5  # tries of a transaction the database keeps aborting
 
     def __init__(self) -> None:
         self._local = threading.local()
@@ -217,18 +248,50 @@ class Store(ABC):
         self._guard = threading.Lock()
 
     def connection(self) -> Any:
-        if getattr(self._local, "generation", None) != self._generation:
-            conn = self.connect()
-            with self._guard:
-                self._connections.append(conn)
+        """This thread's connection; a new one when close() was called since, or
+        when the server dropped it (the one that failed is closed and forgotten)."""
+        conn = self.current()
+        if conn is not None and self.usable(conn):
+            return conn
+        if conn is not None:
+            self.discard(conn)
+        conn = self.connect()
+        with self._guard:
+            self._connections.append(conn)
             self._local.conn, self._local.generation = conn, self._generation
+        return conn
+
+    def current(self) -> Any:
+        """This thread's connection of this generation, if it has one."""
+        if getattr(self._local, "generation", None) != self._generation:
+            return None
         return self._local.conn
+
+    def discard(self, conn: Any) -> None:
+        with self._guard:
+            if conn in self._connections:
+                self._connections.remove(conn)
+            if getattr(self._local, "conn", None) is conn:
+                self._local.conn = None
+        with suppress(Exception):  # it is broken already
+            conn.close()
+
+    def usable(self, conn: Any) -> bool:
+        """False once the connection is known to be broken."""
+        return True
+
+    def trouble(self, error: BaseException) -> str | None:
+        """LOST or CONTENTION when `error` is the database's failure,
+        else None (the work's own error: it is not retried)."""
+        return None
 
     @abstractmethod
     def connect(self) -> Any: ...
 
     @abstractmethod
-    def begin(self, cursor: Any, write: bool) -> None: ...
+    def begin(self, cursor: Any, write: bool, exclusive: bool) -> None:
+        """Begin a transaction: read, write, or exclusive (the only writer:
+        seeding, import, load, reset; the other writers wait until it ends)."""
 
     @abstractmethod
     @contextmanager
@@ -236,35 +299,113 @@ class Store(ABC):
         """Turn the database's unique violation into Conflict(column)."""
 
     @abstractmethod
-    def serialize(self, tx: Tx) -> None:
-        """Make `tx` the only writer until it ends (seeding, import, reset)."""
-
-    @abstractmethod
     def restart_ids(self, tx: Tx) -> None:
         """After a clear or an import: new ids continue after the largest one."""
 
+    def run(self, work: Callable[[Tx], T], write: bool = False, exclusive: bool = False) -> T:
+        """work(tx) in one transaction, rerun while the database (not the work)
+        failed and nothing can have been committed:
+
+        - the connection was lost mid-transaction: the server rolls back an open
+          transaction whose connection ends, so it is rerun once on a new
+          connection (a second loss: StoreFailure UNAVAILABLE);
+        - the database aborted it (deadlock 40P01, serialization failure
+          40001): rerun up to `contention_tries` times in all, after a short
+          jittered sleep, then StoreFailure CONTENTION.
+
+        Never rerun: a transaction whose COMMIT lost its connection (it may have
+        committed; StoreFailure COMMIT_UNKNOWN, raised by transaction()), and
+        every error of the work itself (Conflict, a refused file, a bug). So
+        `work` must act only through `tx`: it may run more than once.
+        """
+        lost = contended = 0
+        while True:
+            try:
+                with self.transaction(write, exclusive) as tx:
+                    return work(tx)
+            except StoreFailure:
+                raise
+            except Exception as error:
+                trouble = self.trouble(error)
+                if trouble is None:
+                    raise
+                if trouble == LOST and lost < RECONNECTS:
+                    lost += 1
+                elif trouble == CONTENTION and contended + 1 < self.contention_tries:
+                    contended += 1
+                    time.sleep(BACKOFF_S * 2 ** contended * random.uniform(0.5, 1))
+                else:
+                    raise StoreFailure(UNAVAILABLE if trouble == LOST else trouble, error,
+                                       contended + 1) from error
+
     @contextmanager
-    def transaction(self, write: bool = False) -> Iterator[Tx]:
-        cursor = self.connection().cursor()
-        self.begin(cursor, write)
+    def transaction(self, write: bool = False, exclusive: bool = False) -> Iterator[Tx]:
+        """One transaction (exclusive implies write). A connection the server
+        dropped while idle fails at BEGIN, before anything was sent: BEGIN is
+        tried again on a new connection, so every caller reconnects."""
+        write = write or exclusive
+        cursor = self.begun(write, exclusive)
         try:
             yield Tx(self, cursor, locking=write)
         except BaseException:
-            cursor.execute("ROLLBACK")
+            self.abandon(cursor)
             raise
         else:
-            cursor.execute("COMMIT")
+            self.commit(cursor)
         finally:
             cursor.close()
+
+    def begun(self, write: bool, exclusive: bool) -> Any:
+        """A cursor in a new transaction, on a connection that answered."""
+        for attempt in range(RECONNECTS + 1):
+            cursor = None
+            try:
+                cursor = self.connection().cursor()
+                self.begin(cursor, write, exclusive)
+                return cursor
+            except Exception as error:
+                if cursor is not None:  # the error that counts is BEGIN's
+                    with suppress(Exception):
+                        self.abandon(cursor)
+                    cursor.close()
+                if self.trouble(error) != LOST:
+                    raise
+                if attempt == RECONNECTS:
+                    raise StoreFailure(UNAVAILABLE, error) from error
+        raise AssertionError("unreachable")
+
+    def abandon(self, cursor: Any) -> None:
+        """Roll back; on a broken connection there is nothing to roll back (the
+        server ended the transaction with the connection)."""
+        if not self.usable(cursor.connection):
+            return
+        try:
+            cursor.execute("ROLLBACK")
+        except Exception:
+            if self.usable(cursor.connection):
+                raise
+
+    def commit(self, cursor: Any) -> None:
+        """COMMIT. An error answer means it did not commit (the work's or the
+        database's error, handled as any other); a connection lost during
+        COMMIT leaves the outcome unknown: StoreFailure COMMIT_UNKNOWN, which
+        run() never reruns, since a replay could write the request twice."""
+        try:
+            cursor.execute("COMMIT")
+        except Exception as error:
+            if self.trouble(error) == LOST:
+                raise StoreFailure(COMMIT_UNKNOWN, error) from error
+            raise
 
     def schema_statements(self) -> list[str]:
         return [s for s in SCHEMA.format(serial=self.serial).split(";") if s.strip()]
 
     def create_schema(self) -> None:
-        with self.transaction(write=True) as tx:
-            self.serialize(tx)  # PostgreSQL: one worker creates it
+        def create(tx: Tx) -> None:
             for statement in self.schema_statements():
                 tx.sql(statement)
+
+        self.run(create, exclusive=True)  # PostgreSQL: one worker creates it
 
     def close(self) -> None:
         """Close every thread's connection (a thread that goes on gets a new one)."""
@@ -307,15 +448,18 @@ class SQLiteStore(Store):
         return self._shared if self._memory is not None else super().connection()
 
     @contextmanager
-    def transaction(self, write: bool = False) -> Iterator[Tx]:
+    def transaction(self, write: bool = False, exclusive: bool = False) -> Iterator[Tx]:
+        """A writer (exclusive or not: an import is a writer like any other)
+        holds the writer lock and BEGIN IMMEDIATE, so it is the only one."""
         if self._memory is not None:
-            with self._memory, super().transaction(write) as tx:
+            with self._memory, super().transaction(write, exclusive) as tx:
                 yield tx
-        elif write:
-            with self._writers, self._process_lock(), super().transaction(write) as tx:
+        elif write or exclusive:
+            with self._writers, self._process_lock(), \
+                    super().transaction(write, exclusive) as tx:
                 yield tx
         else:
-            with super().transaction(write) as tx:
+            with super().transaction() as tx:
                 yield tx
 
     @contextmanager
@@ -349,7 +493,7 @@ class SQLiteStore(Store):
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
-    def begin(self, cursor: Any, write: bool) -> None:
+    def begin(self, cursor: Any, write: bool, exclusive: bool) -> None:
         cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
     @contextmanager
@@ -361,10 +505,6 @@ class SQLiteStore(Store):
             if "UNIQUE" not in text:
                 raise
             raise Conflict(text.rsplit(".", 1)[-1]) from None
-
-    def serialize(self, tx: Tx) -> None:
-        """Nothing to do: a write transaction began with BEGIN IMMEDIATE, which
-        already excludes every other writer."""
 
     def restart_ids(self, tx: Tx) -> None:
         """Nothing to do: a new rowid is one more than the largest in the table."""

@@ -105,20 +105,22 @@ def add_record(tx: Tx, customer_id: int, kind: str, doc: dict[str, Any]) -> None
 
 
 def replace(store: Store, data: dict[str, Any]) -> int:
-    """Import: the store holds exactly the file afterwards, or (on error) what it held."""
-    with store.transaction(write=True) as tx:
-        store.serialize(tx)
+    """Import: the store holds exactly the file afterwards, or (on error) what it held.
+    An exclusive transaction: writers wait until it ends, so none can take an
+    identifier or id of the file halfway through (which refused valid files)."""
+    def work(tx: Tx) -> int:
         tx.clear()
         count = load(tx, data)
         tx.set_meta(SEEDED, "import")
-    return count
+        return count
+
+    return store.run(work, exclusive=True)
 
 
 def add(store: Store, data: dict[str, Any]) -> int:
-    """Load: the file's customers are added to what the store holds (all or nothing)."""
-    with store.transaction(write=True) as tx:
-        store.serialize(tx)
-        return load(tx, data)
+    """Load: the file's customers are added to what the store holds (all or
+    nothing), exclusively as an import."""
+    return store.run(lambda tx: load(tx, data), exclusive=True)
 
 
 def dumps(data: dict[str, Any]) -> str:
