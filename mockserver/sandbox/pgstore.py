@@ -38,7 +38,9 @@ class PostgresStore(Store):
         super().__init__()
         self.url = url
         given = conninfo_to_dict(url)
-        self.options = {} if "connect_timeout" in given else {"connect_timeout": CONNECT_TIMEOUT_S}
+        # libpq keywords passed to connect(), where they become conninfo
+        self.options: dict[str, Any] = (
+            {} if "connect_timeout" in given else {"connect_timeout": CONNECT_TIMEOUT_S})
 
     def connect(self) -> psycopg.Connection:
         return psycopg.connect(self.url, autocommit=True, prepare_threshold=None, **self.options)

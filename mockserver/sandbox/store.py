@@ -145,7 +145,8 @@ class Tx:
 
     def insert_customer(self, doc: dict[str, Any], user_id: int | None = None) -> Customer:
         columns = ["mobile", "email", "external_id", "doc"]
-        values = [*(identifier_key(c, doc.get(c)) for c in IDENTIFIER_COLUMNS), dumps(doc)]
+        values: list[int | str | None] = [
+            *(identifier_key(c, doc.get(c)) for c in IDENTIFIER_COLUMNS), dumps(doc)]
         if user_id is not None:
             columns, values = ["id", *columns], [user_id, *values]
         marks = ", ".join("?" * len(values))
