@@ -72,19 +72,16 @@ def create_app(table_path: str | None = None) -> Flask:
 
 
 def serve(responses: Path, host: str, port: int, workers: int) -> None:
-    """granian, WSGI, with the same threads and backpressure as `capmock serve`."""
-    from granian import Granian
-    from granian.constants import Interfaces
-
+    """granian exactly as `capmock serve` runs it: the same launch
+    (capmock.openapi.serving: connections, idle time-out, HTTP/1, respawn) and
+    the same threads per worker, with its defaults."""
     from capmock.mockserver.serve import THREADS
+    from capmock.openapi.serving import prepare
+    from capmock.openapi.serving import serve as serve_on_granian
 
     os.environ[ENV] = str(responses.resolve())
-    Granian(
-        "bare_flask:create_app", factory=True, interface=Interfaces.WSGI,
-        address=host, port=port, workers=workers, blocking_threads=THREADS,
-        backpressure=THREADS, log_access=False, workers_kill_timeout=5,
-        working_dir=Path(__file__).resolve().parent,
-    ).serve()
+    serve_on_granian("bare_flask:create_app", prepare(host, port), workers, THREADS,
+                     log_access=False, working_dir=Path(__file__).resolve().parent)
 
 
 def main() -> None:
