@@ -35,6 +35,7 @@ import socket
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -115,6 +116,9 @@ class KeepAlive(asyncio.Protocol):
                 return
             self.buffer, self.need = self.buffer[self.need:], None
             now = time.monotonic()
+            if now > self.end:  # freed by other connections closing at the end: not served
+                self.finish()
+                return
             self.conn.answers.append(now - self.start)
             self.conn.latencies_ms.append((now - self.sent) * 1000)
             self.conn.waiting_since = None
@@ -321,12 +325,22 @@ def run_slowloris(port: int, connections: int, seconds: float, interval: float, 
     child.start()
     send.close()
     settle = min(2.0, seconds / 4)  # the slow connections are open before the first probe
-    spacing = (seconds - settle - probe_timeout) / max(probes - 1, 1)
-    latencies: list[float | None] = []
+    spacing = max(seconds - settle - probe_timeout, 0) / max(probes - 1, 1)
+    latencies: list[float | None] = [None] * probes
     begin = time.monotonic()
+
+    def probe(index: int) -> None:
+        latencies[index] = probe_once(port, request, probe_timeout)
+
+    # each probe on its own schedule, in its own thread: one left waiting does
+    # not push the next past the end of the slowloris (every probe ends in it)
+    threads = []
     for index in range(probes):
-        time.sleep(max(begin + settle + index * max(spacing, 0) - time.monotonic(), 0))
-        latencies.append(probe_once(port, request, probe_timeout))
+        time.sleep(max(begin + settle + index * spacing - time.monotonic(), 0))
+        threads.append(threading.Thread(target=probe, args=(index,)))
+        threads[-1].start()
+    for thread in threads:
+        thread.join(probe_timeout + 5)
     if not receive.poll(seconds + 30):
         raise RuntimeError("the slowloris process did not report")
     report = receive.recv()
@@ -357,6 +371,7 @@ class Plan:
     workers: int
     rounds: int
     cases: list[str]
+    idle_timeout: float | None  # passed to both servers; None: their default (30 s)
 
 
 def start_servers(stack: contextlib.ExitStack, plan: Plan, work: Path) -> list[bench.Live]:
@@ -367,8 +382,10 @@ def start_servers(stack: contextlib.ExitStack, plan: Plan, work: Path) -> list[b
     lives = []
     for name in SERVERS:
         port = bench.free_port()
-        server = bench.make_server(name, port, plan.workers, files, None)
-        assert server is not None
+        made = bench.make_server(name, port, plan.workers, files, None)
+        assert made is not None
+        extra = ["--idle-timeout", f"{plan.idle_timeout:g}"] if plan.idle_timeout else []
+        server = bench.Server(made.name, [*made.command, *extra], made.headers, made.workers)
         print(f"-- starting {name}: {' '.join(server.command)}", file=sys.stderr)
         failed: list[str] = []
         lives.append(stack.enter_context(bench.running(server, port, case.path, work, failed)))
@@ -468,7 +485,9 @@ def slowloris_table(plan: Plan, rows: dict[str, list[SlowlorisResult]]) -> list[
 
 
 def report(plan: Plan, results: dict[str, dict[str, list[Any]]]) -> str:
-    header = (f"connections: {plan.workers} granian workers, {os.cpu_count()} CPUs, loopback"
+    timeout = f"--idle-timeout {plan.idle_timeout:g}" if plan.idle_timeout else "default time-out"
+    header = (f"connections: {plan.workers} granian workers, {timeout}, {os.cpu_count()} CPUs, "
+              "loopback"
               + (f"; median of {plan.rounds} rounds (served, answered: the lowest round)"
                  if plan.rounds > 1 else ""))
     parts = [header]
@@ -522,6 +541,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="seconds a probe waits for its answer (10)")
     parser.add_argument("--workers", type=bounded(64), default=2, help="granian workers (2)")
     parser.add_argument("--rounds", type=bounded(20), default=1, help="rounds (1)")
+    parser.add_argument("--idle-timeout", type=bounded(3600, float),
+                        help="--idle-timeout of both servers (their default, 30)")
     parser.add_argument("--quick", action="store_true",
                         help="3 s keepalive, 1 s warm-up, 12 s slowloris with 5 probes")
     parser.add_argument("--json", type=Path, help="also write every run to this file")
@@ -540,7 +561,8 @@ def main(argv: list[str] | None = None) -> int:
                 processes=min(args.client_processes, args.connections),
                 slow_connections=args.slow_connections, slow_seconds=args.slow_duration,
                 interval=args.interval, probes=args.probes, probe_timeout=args.probe_timeout,
-                workers=args.workers, rounds=args.rounds, cases=args.cases)
+                workers=args.workers, rounds=args.rounds, cases=args.cases,
+                idle_timeout=args.idle_timeout)
     with tempfile.TemporaryDirectory(prefix="capmock-bench-") as tmp, \
             contextlib.ExitStack() as stack:
         lives = start_servers(stack, plan, Path(tmp))
