@@ -178,13 +178,20 @@ def serve(target: str, serving: Serving, workers: int, threads: int, **options: 
     from granian.http import HTTP1Settings
 
     timeout_ms = round(serving.idle_timeout_s * 1000)
-    Granian(
-        target, factory=True, interface=Interfaces.WSGI, http=HTTPModes.http1,
+    server = Granian(
+        target, factory=True, interface=Interfaces.WSGI, http=HTTPModes.http1, websockets=False,
         address=serving.host, port=serving.port, workers=workers, blocking_threads=threads,
         backpressure=serving.max_connections,
         http1_settings=HTTP1Settings(header_read_timeout=timeout_ms),
         respawn_failed_workers=True, workers_kill_timeout=WORKER_KILL_TIMEOUT_S, **options,
-    ).serve()
+    )
+    try:
+        server.serve()
+    except RuntimeError as error:  # granian's bind, if a program took the port since prepare
+        if f"(os error {errno.EADDRINUSE})" not in str(error):
+            raise
+        raise bind_error(serving.host, serving.port,
+                         OSError(errno.EADDRINUSE, "in use")) from None
 
 
 OPTIONS = [
