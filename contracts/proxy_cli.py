@@ -20,7 +20,7 @@ from capmock.openapi.contract import PROFILES
 from capmock.openapi.serving import Serving, connection_options, prepare, serve
 
 ENV = "CAPMOCK_PROXY_SETTINGS"
-THREADS = 32  # per worker, as `capmock serve`
+THREADS = 32  # per worker: each waits on the upstream while it forwards (proxy.POOL_SIZE)
 ACCESS_FORMAT = ('[%(time)s] %(addr)s "%(method)s %(path)s" %(query_string)s '
                  "%(status)d %(dt_ms).3fms")
 LOG_FORMAT = "[%(asctime)s] %(name)s %(levelname)s %(message)s"
