@@ -33,13 +33,13 @@ policy, so it lives here, in the lowest layer both may import:
 - **The port is ours alone.** granian binds one SO_REUSEPORT socket per
   worker (the kernel balances connections over them), which lets any process
   of the same user that asks for SO_REUSEPORT bind the same port and take a
-  share of the requests, silently. Before granian starts, `claim` binds the
+  share of the requests, silently. Before granian starts, `prepare` binds the
   port with a plain socket, which fails whoever holds it (a capmock, or any
   other program), and holds a lock named by the address (a Linux
   abstract-namespace socket, freed by the kernel when the server exits), so
   two capmocks started at the same moment cannot both pass. One shared
   socket instead of SO_REUSEPORT would also shut out a *later* program that
-  asks for SO_REUSEPORT, but was measured to put 31 of wrk's 32 connections
+  asks for SO_REUSEPORT, but was measured to put 27-31 of wrk's 32 connections
   on one of two workers (4,000-5,600 req/s against 7,700-9,400): the kernel's
   balancing is kept, and that residual case is documented.
 """
