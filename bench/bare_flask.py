@@ -71,20 +71,19 @@ def create_app(table_path: str | None = None) -> Flask:
     return app
 
 
-def serve(responses: Path, host: str, port: int, workers: int) -> None:
-    """granian, WSGI, with the same threads and backpressure as `capmock serve`."""
-    from granian import Granian
-    from granian.constants import Interfaces
-
+def serve(responses: Path, host: str, port: int, workers: int,
+          idle_timeout: float | None = None) -> None:
+    """granian exactly as `capmock serve` runs it: the same launch
+    (capmock.openapi.serving: connections, idle time-out, HTTP/1, respawn) and
+    the same threads per worker, with its defaults."""
     from capmock.mockserver.serve import THREADS
+    from capmock.openapi.serving import IDLE_TIMEOUT_S, prepare
+    from capmock.openapi.serving import serve as serve_on_granian
 
     os.environ[ENV] = str(responses.resolve())
-    Granian(
-        "bare_flask:create_app", factory=True, interface=Interfaces.WSGI,
-        address=host, port=port, workers=workers, blocking_threads=THREADS,
-        backpressure=THREADS, log_access=False, workers_kill_timeout=5,
-        working_dir=Path(__file__).resolve().parent,
-    ).serve()
+    serving = prepare(host, port, idle_timeout or IDLE_TIMEOUT_S)
+    serve_on_granian("bare_flask:create_app", serving, workers, THREADS,
+                     log_access=False, working_dir=Path(__file__).resolve().parent)
 
 
 def main() -> None:
@@ -93,8 +92,9 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--idle-timeout", type=float, help="as capmock serve's (30)")
     args = parser.parse_args()
-    serve(args.responses, args.host, args.port, args.workers)
+    serve(args.responses, args.host, args.port, args.workers, args.idle_timeout)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,10 @@ from flask import Flask
 
 from capmock.contracts.proxy import LOG, create_app
 from capmock.openapi.contract import PROFILES
+from capmock.openapi.serving import Serving, connection_options, prepare, serve
 
 ENV = "CAPMOCK_PROXY_SETTINGS"
-THREADS = 32  # per worker, as `capmock serve`
+THREADS = 32  # per worker: each waits on the upstream while it forwards (proxy.POOL_SIZE)
 ACCESS_FORMAT = ('[%(time)s] %(addr)s "%(method)s %(path)s" %(query_string)s '
                  "%(status)d %(dt_ms).3fms")
 LOG_FORMAT = "[%(asctime)s] %(name)s %(levelname)s %(message)s"
@@ -43,17 +44,11 @@ def check_upstream(_ctx: click.Context, _param: click.Parameter, value: str) -> 
     return value
 
 
-def run_granian(settings: dict[str, Any], host: str, port: int, workers: int) -> None:
-    from granian import Granian
-    from granian.constants import Interfaces
-
+def run_granian(settings: dict[str, Any], serving: Serving, workers: int) -> None:
+    """The proxy on granian, with the connection policy of openapi/serving.py."""
     os.environ[ENV] = json.dumps(settings)
-    Granian(
-        "capmock.contracts.proxy_cli:served_app", factory=True, interface=Interfaces.WSGI,
-        address=host, port=port, workers=workers, blocking_threads=THREADS,
-        backpressure=THREADS, log_access=True, log_access_format=ACCESS_FORMAT,
-        workers_kill_timeout=5,
-    ).serve()
+    serve("capmock.contracts.proxy_cli:served_app", serving, workers, THREADS,
+          log_access=True, log_access_format=ACCESS_FORMAT)
 
 
 @click.command("proxy")
@@ -67,10 +62,13 @@ def run_granian(settings: dict[str, Any], host: str, port: int, workers: int) ->
               help="Answer a request with violations with a 502 envelope instead.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes.")
+@connection_options
 def command(upstream: str, host: str, port: int, profile: str, fail: bool,
-            workers: int) -> None:
+            workers: int, idle_timeout: float, max_connections: int | None) -> None:
     """Forward to UPSTREAM and check every request and response against the contract."""
+    serving = prepare(host, port, idle_timeout, max_connections)
+    port = serving.port
     click.echo(f"capmock proxy on http://{host}:{port}/ -> {upstream} ({profile}"
                f"{', --fail' if fail else ''}; violations: "
                f"http://{host}:{port}/__capmock/violations)", err=True)
-    run_granian({"upstream": upstream, "profile": profile, "fail": fail}, host, port, workers)
+    run_granian({"upstream": upstream, "profile": profile, "fail": fail}, serving, workers)

@@ -18,6 +18,7 @@ import click
 from capmock.mockserver.journal import prepare as prepare_journal
 from capmock.mockserver.sandbox.options import sandbox_options, sandbox_settings
 from capmock.mockserver.settings import ENV, FORMATS, STATUS_POLICIES, Settings
+from capmock.openapi.serving import Serving, connection_options, prepare, serve
 
 # Python threads per worker. Few, because the GIL runs one at a time anyway and
 # granian queues the rest in Rust: 32 threads tripled the p99 latency on 2 cores.
@@ -32,17 +33,11 @@ def check_auth(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     return value
 
 
-def run_granian(settings: Settings, host: str, port: int, workers: int,
+def run_granian(settings: Settings, serving: Serving, workers: int,
                 threads: int = THREADS) -> None:
-    from granian import Granian
-    from granian.constants import Interfaces
-
+    """The mock on granian, with the connection policy of openapi/serving.py."""
     os.environ[ENV] = settings.to_env()
-    Granian(
-        "capmock.mockserver.wsgi:serve_app", factory=True, interface=Interfaces.WSGI,
-        address=host, port=port, workers=workers, blocking_threads=threads,
-        backpressure=threads, log_access=False, workers_kill_timeout=5,
-    ).serve()
+    serve("capmock.mockserver.wsgi:serve_app", serving, workers, threads, log_access=False)
 
 
 @click.command("serve")
@@ -71,12 +66,16 @@ def run_granian(settings: Settings, host: str, port: int, workers: int,
               help="Record requests for /__capmock/journal (shared by workers via SQLite).")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="One log line per request.")
+@connection_options
 @sandbox_options
 def command(host: str, port: int, mode: str, auth: str | None, workers: int, threads: int,
             http_status: str,
             batch_limit: int, default_format: str, cors: bool, delay_ms: int,
-            record: bool, access_log: bool, **sandbox: object) -> None:
+            record: bool, access_log: bool, idle_timeout: float, max_connections: int | None,
+            **sandbox: object) -> None:
     """Serve the mock of the customer API (JSON and XML)."""
+    serving = prepare(host, port, idle_timeout, max_connections)
+    port = serving.port
     with tempfile.TemporaryDirectory(prefix="capmock-") as tmp:
         journal = str(Path(tmp) / "journal.sqlite") if workers > 1 and record else None
         if journal:
@@ -88,4 +87,4 @@ def command(host: str, port: int, mode: str, auth: str | None, workers: int, thr
                             **sandbox_settings(mode, workers, sandbox))
         click.echo(f"capmock {mode} mock on http://{host}:{port}/v1.1/customer/ "
                    f"(reference: http://{host}:{port}/__capmock/docs)", err=True)
-        run_granian(settings, host, port, workers, threads)
+        run_granian(settings, serving, workers, threads)

@@ -10,8 +10,12 @@ import click
 import platformdirs
 
 from capmock.mockserver.sandbox.registration import check_rule
+from capmock.openapi.serving import CliError
 
 MEMORY = ":memory:"
+# The URL schemes of a PostgreSQL store (libpq and psycopg take both);
+# store.open_store dispatches on the same prefixes.
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 def default_store_path() -> Path:
@@ -24,6 +28,20 @@ def store_url(value: str | None) -> str:
     return value if value else str(default_store_path())
 
 
+def check_store(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """A path, :memory: or a PostgreSQL URL. Anything else that looks like a URL
+    (sqlite:///x, mysql://..., a mistyped postgressql://) is refused here: the
+    SQLite store would take it for a path and serve from directories named like
+    the URL. One line, exit 2 (CliError)."""
+    if value is None or value == MEMORY or value.startswith(POSTGRES_SCHEMES):
+        return value
+    if "://" in value:
+        scheme = value.split("://", 1)[0]
+        raise CliError(f"--store {value}: unknown scheme {scheme}://; expected a file "
+                         "path, :memory: or postgresql://user@host/db")
+    return value
+
+
 def required_rule(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     try:
         return check_rule(value)
@@ -32,7 +50,7 @@ def required_rule(_ctx: click.Context, _param: click.Parameter, value: str) -> s
 
 
 store_option = click.option(
-    "--store", metavar="PATH|:memory:|postgresql://...",
+    "--store", metavar="PATH|:memory:|postgresql://...", callback=check_store,
     help="Where the sandbox lives: a SQLite file (default: "
          f"{default_store_path()}), :memory:, or a PostgreSQL URL shared by instances.")
 
@@ -86,4 +104,4 @@ def prepare(url: str) -> None:
 
 
 def describe(url: str) -> str:
-    return "PostgreSQL" if url.startswith("postgres") else f"SQLite {url}"
+    return "PostgreSQL" if url.startswith(POSTGRES_SCHEMES) else f"SQLite {url}"

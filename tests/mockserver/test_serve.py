@@ -4,46 +4,16 @@ quickly, one log line per request, clean stop on SIGTERM."""
 from __future__ import annotations
 
 import json
+import re
 import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from servehelpers import CAPMOCK, free_port, get, wait_ready
 
 pytestmark = pytest.mark.slow
-CAPMOCK = str(Path(sys.executable).with_name("capmock"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
-def wait_ready(base: str, process: subprocess.Popen, seconds: float = 15) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < seconds:
-        assert process.poll() is None, "capmock serve exited early"
-        try:
-            if get(base + "/__capmock/health")[0] == 200:
-                return time.monotonic() - started
-        except OSError:
-            time.sleep(0.02)
-    pytest.fail("capmock serve did not get ready")
 
 
 @pytest.fixture
@@ -121,3 +91,18 @@ def test_bad_auth_option_is_a_usage_error() -> None:
                             text=True, timeout=30)
     assert result.returncode == 2
     assert "TILL:PASSWORD" in result.stderr
+
+
+def test_port_0_serves_on_the_free_port_it_prints() -> None:
+    """The port is bound before granian starts, so the URL printed is the real one."""
+    process = subprocess.Popen([CAPMOCK, "serve", "--port", "0"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stderr.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert match and match[1] != "0", line
+        wait_ready(f"http://127.0.0.1:{match[1]}", process)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        process.stderr.close()
