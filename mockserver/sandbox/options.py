@@ -10,12 +10,12 @@ import click
 import platformdirs
 
 from capmock.mockserver.sandbox.registration import check_rule
+from capmock.mockserver.sandbox.store import POSTGRES_SCHEMES
 from capmock.openapi.serving import CliError
 
 MEMORY = ":memory:"
 # The URL schemes of a PostgreSQL store (libpq and psycopg take both);
 # store.open_store dispatches on the same prefixes.
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 def default_store_path() -> Path:

@@ -37,6 +37,7 @@ except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
 IDENTIFIER_COLUMNS = ("mobile", "email", "external_id")
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")  # --store URLs for pgstore
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS customers (
     id {serial} PRIMARY KEY,
@@ -531,7 +532,7 @@ def use_wal(conn: sqlite3.Connection, seconds: float = 30) -> None:
 
 def open_store(url: str) -> Store:
     """A store for --store: a path, :memory:, or postgresql://..."""
-    if url.startswith(("postgresql://", "postgres://")):
+    if url.startswith(POSTGRES_SCHEMES):
         from capmock.mockserver.sandbox.pgstore import PostgresStore
 
         store: Store = PostgresStore(url)
