@@ -40,6 +40,7 @@ def assemble(src: dict[str, Any], model: Model) -> dict[str, Any]:
         "info": src["info"],
         "servers": src["servers"],
         "security": [{"tillBasic": []}],
+        "x-capmock-request-codes": request_codes(),
         "tags": src["tags"],
         "paths": paths,
         "components": {
@@ -96,7 +97,23 @@ def extensions(op_id: str, op: dict[str, Any]) -> dict[str, Any]:
         "x-capmock-item": op["item"],
         "x-capmock-xsd": xsd,
         "x-capmock-codes": sorted(codes.codes_for(op_id)),
+        "x-capmock-item-codes": item_codes(op_id),
     }
+
+
+def request_codes() -> list[dict[str, Any]]:
+    """The FACTS request-level codes with their messages, for readers of the
+    document (the reference page) that should not have to parse codes.yaml."""
+    return [{"code": c.code, "message": c.message, "success": c.success}
+            for c in codes.request_codes().values()]
+
+
+def item_codes(op_id: str) -> list[dict[str, Any]]:
+    """The item codes of one operation with the message a response carries and
+    the table's marks (per-referral: a referral's status, not item_status)."""
+    table = codes.codes_for(op_id)
+    return [{"code": code, "kind": table[code].kind, "message": table[code].wire_message,
+             "marks": list(table[code].marks)} for code in sorted(table)]
 
 
 def parameters(op_id: str, op: dict[str, Any], shared: dict[str, Any]) -> list[dict]:
