@@ -110,3 +110,16 @@ def test_preferences_update_without_custom_fields_is_valid_in_both_formats() -> 
     xml = data_to_xml(body)
     assert contract.xml_errors("customer_preferences_update", "request", xml, "strict") == []
 
+
+def test_the_reference_page_says_which_rules_came_from_the_reference() -> None:
+    """Each operation's description (shown on /__capmock/docs) names the register
+    entries whose rule comes from the current reference or live clients."""
+    register = [d for d in fixtures.defects() if d.get("source") == "reference"
+                and d["contract"] in ("widened", "accepts", "refuses")
+                and d["rule_from"] in ("reference", "clients")]
+    assert register
+    for defect in register:
+        for op_id in defect["operations"]:
+            op = contract.operations()[op_id]
+            text = contract.spec()["paths"][op.path][op.method.lower()]["description"]
+            assert defect["id"] in text, (defect["id"], op_id)
