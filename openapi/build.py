@@ -104,7 +104,7 @@ def artifacts() -> dict[str, bytes]:
     out.update(spec_file())
     out.update(blocks_file())
     out["docs/defects.md"] = render_defects(fixtures.defects(), fixtures.samples(),
-                                            fixtures.load_yaml("reference.yaml"))
+                                            fixtures.reference())
     return out
 
 

@@ -124,7 +124,7 @@ def _reference_entry(defect: dict[str, Any], reference: dict[str, Any]) -> list[
 
 
 def _entry(defect: dict[str, Any], samples: Iterable[Any], reference: dict[str, Any]) -> str:
-    source = defect.get("source", "document")
+    source = defect["source"]
     body = (_document_entry(defect, samples) if source == "document"
             else _reference_entry(defect, reference))
     return "\n".join([
@@ -138,7 +138,7 @@ def _entry(defect: dict[str, Any], samples: Iterable[Any], reference: dict[str, 
 
 
 def _counts(defects: list[dict[str, Any]]) -> str:
-    by_source = {s: sum(1 for d in defects if d.get("source", "document") == s) for s in SOURCES}
+    by_source = {s: sum(1 for d in defects if d["source"] == s) for s in SOURCES}
     listed = ", ".join(f"{n} in {SOURCES[s]}" for s, n in by_source.items() if n)
     return f"{len(defects)} defects: {listed}.\n\n"
 
@@ -147,7 +147,7 @@ def render_defects(defects: Iterable[dict[str, Any]], samples: Iterable[Any],
                    reference: dict[str, Any] | None = None) -> bytes:
     """The whole page; `reference` is fixtures/reference.yaml (its examples cite entries)."""
     defects, samples, reference = list(defects), list(samples), reference or {}
-    index = [f"| {d['id']} | {d.get('source', 'document')} | {d['kind']} | {d['title']} |"
+    index = [f"| {d['id']} | {d['source']} | {d['kind']} | {d['title']} |"
              for d in defects]
     table = "| id | source | kind | defect |\n|---|---|---|---|\n" + "\n".join(index) + "\n\n"
     body = "\n".join(_entry(d, samples, reference) for d in defects)

@@ -88,13 +88,13 @@ def reference_note(op_id: str) -> str:
     """Which rules of this operation come from the current reference or from live
     clients rather than the document (the register's rule_from), so the reference
     page says where each widening came from."""
-    mined = fixtures.load_yaml("reference.yaml")["operations"].get(op_id)
+    mined = fixtures.reference()["operations"].get(op_id)
     if mined is None:
         return ""
     note = (f"\n\nCurrent reference: {mined['method']} {mined['path']} "
             f"({mined['operationId']}).")
     for source, label in (("reference", "the current reference"), ("clients", "live clients")):
-        ids = [d["id"] for d in fixtures.defects() if d.get("source") == "reference"
+        ids = [d["id"] for d in fixtures.defects() if d["source"] == "reference"
                and op_id in d["operations"] and d["rule_from"] == source
                and d["contract"] in ("widened", "accepts", "refuses")]
         if ids:

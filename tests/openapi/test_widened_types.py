@@ -114,7 +114,7 @@ def test_preferences_update_without_custom_fields_is_valid_in_both_formats() -> 
 def test_the_reference_page_says_which_rules_came_from_the_reference() -> None:
     """Each operation's description (shown on /__capmock/docs) names the register
     entries whose rule comes from the current reference or live clients."""
-    register = [d for d in fixtures.defects() if d.get("source") == "reference"
+    register = [d for d in fixtures.defects() if d["source"] == "reference"
                 and d["contract"] in ("widened", "accepts", "refuses")
                 and d["rule_from"] in ("reference", "clients")]
     assert register
