@@ -103,7 +103,8 @@ def artifacts() -> dict[str, bytes]:
     out.update(error_fixture_files())
     out.update(spec_file())
     out.update(blocks_file())
-    out["docs/defects.md"] = render_defects(fixtures.defects(), fixtures.samples())
+    out["docs/defects.md"] = render_defects(fixtures.defects(), fixtures.samples(),
+                                            fixtures.reference())
     return out
 
 

@@ -23,12 +23,14 @@ __all__ = [
     "ItemCode",
     "RequestCode",
     "Source",
+    "WarningCode",
     "codes_for",
     "item_code",
     "item_codes",
     "operations",
     "request_codes",
     "validate",
+    "warning_codes",
 ]
 
 _PACKAGE = "capmock.openapi"
@@ -51,15 +53,19 @@ class RequestCode:
 
 @dataclass(frozen=True)
 class Source:
-    """Where an item code comes from: a table row, or a sample's section."""
+    """Where an item code comes from: a table row, a sample's section, or an
+    example of the current reference (fixtures/reference.yaml)."""
 
     table: str | None = None
     row: int | None = None
     sample: str | None = None
+    reference: str | None = None
 
     def __str__(self) -> str:
         if self.sample is not None:
             return f"sample in {self.sample!r}"
+        if self.reference is not None:
+            return f"current reference, {self.reference}"
         return f"{self.table} row {self.row}"
 
 
@@ -87,6 +93,18 @@ class ItemCode:
         return self.kind == "success"
 
 
+@dataclass(frozen=True)
+class WarningCode:
+    """A code of ``item_status.warnings.warning``; message None where no source
+    gives its meaning."""
+
+    code: int
+    message: str | None
+    operations: tuple[str, ...]
+    note: str
+    source: Source
+
+
 def _read_yaml(name: str) -> Any:
     resource = files(_PACKAGE).joinpath(name)
     return fixtures.parse_yaml(resource.read_text(encoding="utf-8"))
@@ -111,11 +129,12 @@ def _entry_name(data: Any, path: list[str | int]) -> str:
 
 def _check_operations(data: Mapping[str, Any]) -> None:
     known = set(data["operations"])
-    for index, entry in enumerate(data["item_level"]):
-        unknown = [op for op in entry["operations"] if op not in known]
-        if unknown:
-            name = _entry_name(data, ["item_level", index])
-            raise CodeTableError(f"{_TABLE}: {name}: unknown operations {unknown}")
+    for section in ("item_level", "warnings"):
+        for index, entry in enumerate(data[section]):
+            unknown = [op for op in entry["operations"] if op not in known]
+            if unknown:
+                name = _entry_name(data, [section, index])
+                raise CodeTableError(f"{_TABLE}: {name}: unknown operations {unknown}")
 
 
 def _path_key(error: jsonschema.ValidationError) -> list[tuple[str, int]]:
@@ -172,6 +191,15 @@ def request_codes() -> Mapping[int, RequestCode]:
 def item_codes() -> tuple[ItemCode, ...]:
     """Every item-level entry, in table order (one per table row, split rows twice)."""
     return tuple(_item(entry) for entry in _table()["item_level"])
+
+
+@functools.cache
+def warning_codes() -> tuple[WarningCode, ...]:
+    """Every warning code, in table order."""
+    return tuple(WarningCode(code=e["code"], message=e["message"],
+                             operations=tuple(e["operations"]), note=e["note"],
+                             source=Source(**e["source"]))
+                 for e in _table()["warnings"])
 
 
 @functools.cache

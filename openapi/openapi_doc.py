@@ -66,7 +66,7 @@ def operation(op_id: str, op: dict[str, Any], src: dict[str, Any]) -> dict[str, 
         "operationId": op_id,
         "tags": ["customer"],
         "summary": op["summary"],
-        "description": describe(op),
+        "description": describe(op_id, op),
         "parameters": parameters(op_id, op, src["parameters"]),
     }
     if op.get("request"):
@@ -76,13 +76,31 @@ def operation(op_id: str, op: dict[str, Any], src: dict[str, Any]) -> dict[str, 
     return out
 
 
-def describe(op: dict[str, Any]) -> str:
+def describe(op_id: str, op: dict[str, Any]) -> str:
     lines = [f"Document section: {op['section']}."]
     lines.append(f"Batch support: {'yes' if op['batch'] else 'no'}.")
     if op.get("identifiers"):
         names = ", ".join(op["identifiers"])
         lines.append(f"Identify the customer with at least one of: {names}.")
-    return " ".join(lines)
+    return " ".join(lines) + reference_note(op_id)
+
+
+def reference_note(op_id: str) -> str:
+    """Which rules of this operation come from the current reference or from live
+    clients rather than the document (the register's rule_from), so the reference
+    page says where each widening came from."""
+    mined = fixtures.reference()["operations"].get(op_id)
+    if mined is None:
+        return ""
+    note = (f"\n\nCurrent reference: {mined['method']} {mined['path']} "
+            f"({mined['operationId']}).")
+    for source, label in (("reference", "the current reference"), ("clients", "live clients")):
+        ids = [d["id"] for d in fixtures.defects() if d["source"] == "reference"
+               and op_id in d["operations"] and d["rule_from"] == source
+               and d["contract"] in ("widened", "accepts", "refuses")]
+        if ids:
+            note += f" Rules taken from {label}: {', '.join(ids)} (docs/defects.md)."
+    return note
 
 
 def extensions(op_id: str, op: dict[str, Any]) -> dict[str, Any]:

@@ -158,3 +158,48 @@ def test_a_malformed_entry_is_named() -> None:
     broken["item_level"][5]["operations"] = ["customer_nonesuch"]
     with pytest.raises(codes.CodeTableError, match=r"item_level\[5\].*customer_nonesuch"):
         codes.validate(broken)
+
+
+# Codes only the current reference shows (docs/defects.md D80, D81; FACTS names
+# 1052, 8109, 91001 and 91017).
+REFERENCE_ITEM_CODES = {1052: "customer_transactions", 8109: "customer_get"}
+REFERENCE_WARNINGS = {1017, 91001, 91017}
+
+
+def test_reference_codes_apply_to_their_operations() -> None:
+    for code, operation in REFERENCE_ITEM_CODES.items():
+        entry = codes.item_code(operation, code)
+        assert "reference-only" in entry.marks
+        assert entry.source.reference and entry.source.table is None
+        assert str(entry.source).startswith("current reference, ")
+    assert codes.item_code("customer_get", 8109).kind == "error"
+    assert codes.item_code("customer_transactions", 1052).success
+
+
+def test_reference_per_referral_code_keeps_the_item_code_of_the_table() -> None:
+    entry = codes.item_code("customer_referrals_add", 1000)
+    assert entry.source.table == "Success Codes"
+    (referral,) = [e for e in codes.item_codes()
+                   if e.code == 1000 and "per-referral" in e.marks]
+    assert referral.message == "Refer was successful"
+
+
+def test_warning_codes() -> None:
+    table = {w.code: w for w in codes.warning_codes()}
+    assert set(table) == REFERENCE_WARNINGS
+    assert table[91001].operations == ("customer_transactions",)
+    assert table[91017].message is None
+    assert all(w.source.reference and w.note for w in table.values())
+
+
+def test_a_reference_mark_needs_a_reference_source() -> None:
+    data = yaml.safe_load(TABLE.read_text(encoding="utf-8"))
+    index = next(i for i, e in enumerate(data["item_level"]) if e["code"] == 8109)
+    broken = copy.deepcopy(data)
+    broken["item_level"][index]["source"] = {"table": "Error Codes", "row": 1}
+    with pytest.raises(codes.CodeTableError, match=r"item_level\[\d+\] \(code 8109\)"):
+        codes.validate(broken)
+    broken = copy.deepcopy(data)
+    broken["warnings"][0]["operations"] = ["customer_nonesuch"]
+    with pytest.raises(codes.CodeTableError, match=r"warnings\[0\].*customer_nonesuch"):
+        codes.validate(broken)
