@@ -89,5 +89,5 @@ def test_page_loads_nothing_from_the_network() -> None:
     assert page.lstrip().lower().startswith("<!doctype html>")
     assert not _EXTERNAL.findall(page)
     # the document comes from a relative URL, so the page works under any prefix
-    assert 'fetch("openapi.json"' in page
+    assert 'new URL("openapi.json", location.href)' in page
     assert reference_html() is reference_html()
