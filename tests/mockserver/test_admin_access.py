@@ -145,6 +145,7 @@ def test_the_api_does_not_accept_the_typed_password(apps: list[Any]) -> None:
     """Only the admin endpoints take the browser's form; the API stays the platform's."""
     c = make(apps, auth="till1:123")
     assert c.get(GET, headers={"Authorization": TYPED}).status_code == 401
+    assert c.get("/__capmock/openapi.json").status_code == 401
     assert c.get("/__capmock/openapi.json", headers={"Authorization": TYPED}).status_code == 200
 
 
@@ -166,7 +167,9 @@ def test_health_stays_open(apps: list[Any]) -> None:
 
 def test_an_unknown_admin_path_needs_the_credentials_too(apps: list[Any]) -> None:
     c = make(apps, auth="till1:123")
-    assert c.get("/__capmock/nothing-here").status_code == 401
+    answer = c.get("/__capmock/nothing-here")
+    refused(answer, 401)  # the admin's 401, which asks a browser for credentials
+    assert "WWW-Authenticate" in answer.headers
     assert c.get("/__capmock/nothing-here", headers={"Authorization": TILL1}).status_code == 404
 
 
@@ -279,13 +282,15 @@ def test_the_host_check_follows_the_bound_address_and_allowed_hosts(
     assert c.get("/__capmock/openapi.json", headers={"Host": host}).status_code == status
 
 
-@pytest.mark.parametrize(("option", "value"), [
-    ("--allowed-hosts", "a, b c"), ("--allowed-hosts", "a,,b"), ("--allowed-hosts", "http://a/"),
-    ("--admin-auth", "nocolon")])
-def test_bad_access_options_are_usage_errors(option: str, value: str) -> None:
+@pytest.mark.parametrize(("option", "value", "says"), [
+    ("--allowed-hosts", "a, b c", "host names"), ("--allowed-hosts", "a,,b", "host names"),
+    ("--allowed-hosts", "http://a/", "host names"), ("--admin-auth", "nocolon", "TILL:PASSWORD"),
+    ("--journal-bytes", "100", "65536")])
+def test_bad_access_options_are_usage_errors(option: str, value: str, says: str) -> None:
     result = CliRunner().invoke(serve_command, [option, value])
     assert result.exit_code == 2
-    assert option in result.output and "Traceback" not in result.output
+    assert option in result.output and says in result.output
+    assert "Traceback" not in result.output
 
 
 # --- capmock serve, and the reference page in a browser -------------------------------
