@@ -14,18 +14,30 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
+from capmock.mockserver.access import text
 from capmock.mockserver.http import MockRequest, MockResponse
+from capmock.mockserver.settings import Settings
 
-JOURNAL_BODY = 4096
 logger = logging.getLogger("capmock")
+# What an entry costs beyond the bytes of its bodies, path, query and headers
+# (the tuples, the headers dict, one str object per header): measured with
+# tracemalloc, an entry of a request with 8 headers holds ~290 bytes of tuples
+# and ~800 of headers dict and strings, plus its body; these constants count
+# ~1,850 for it (with a 50-byte body), so the budget errs on the safe side.
+ENTRY_BYTES = 640
+HEADER_BYTES = 100
+REDACTED = "[redacted]"
 
 
 class Raw(NamedTuple):
-    """What a request leaves behind; formatted only when someone reads the journal."""
+    """What a request leaves behind (wsgi.mock_view)."""
 
     request_id: str
     time: float
@@ -34,17 +46,87 @@ class Raw(NamedTuple):
     seconds: float
 
 
-def as_entry(raw: Raw) -> dict[str, Any]:
+class Budget(NamedTuple):
+    """How much the journal keeps: entries, bytes (per worker, and in the
+    shared file) and bytes of each body (--journal-size, --journal-bytes,
+    --journal-body-bytes)."""
+
+    entries: int
+    bytes: int
+    body_bytes: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Budget:
+        return cls(settings.journal_size, settings.journal_bytes, settings.journal_body_bytes)
+
+    def limits(self) -> dict[str, int]:
+        return {"entries": self.entries, "bytes": self.bytes, "body_bytes": self.body_bytes}
+
+
+# What the journal keeps of a request: (raw, the body's real length, the
+# entry's size in the budget). A plain tuple: this is the hot path, and a
+# NamedTuple costs ~1 us more to make.
+Entry = tuple[Raw, int, int]
+RAW, BODY_LENGTH, SIZE = 0, 1, 2
+
+
+def keep(raw: Raw, body_bytes: int) -> Entry:
+    """The Entry of a request, ~1-2 us: the body cut to the budget's body_bytes
+    (no copy when it is shorter), the answer's body dropped when it is as long
+    (a sandbox answer can be as large as the request; a replayed one is
+    shared with the response cache). Headers are kept as sent, redacted when
+    read."""
+    request, answer = raw.request, raw.answer
+    length = len(request.body)
+    if length > body_bytes or len(answer.body) > body_bytes:
+        raw = slim(raw, body_bytes)
+        request = raw.request
+    headers = request.headers
+    size = (ENTRY_BYTES + len(request.body) + len(raw.answer.body) + len(request.path)
+            + len(request.query_string) + HEADER_BYTES * len(headers)
+            + sum(map(len, headers)) + sum(map(len, headers.values())))
+    return (raw, length, size)
+
+
+def slim(raw: Raw, body_bytes: int) -> Raw:
+    request, answer = raw.request, raw.answer
+    if len(request.body) > body_bytes:
+        request = replace(request, body=request.body[:body_bytes])
+    if len(answer.body) > body_bytes:
+        answer = replace(answer, body=b"")
+    return raw._replace(request=request, answer=answer)
+
+
+@lru_cache(maxsize=256)  # bounded: header names are the client's to choose
+def is_secret(name: str) -> bool:
+    """Whether a header carries a credential (access.yaml, journal)."""
+    listed = text()["journal"]
+    return name in listed["secret_headers"] or any(
+        fragment in name for fragment in listed["secret_fragments"])
+
+
+def redacted(name: str, value: str) -> str:
+    """The value the journal shows: secrets replaced, an Authorization's scheme kept."""
+    if not is_secret(name):
+        return value
+    scheme, sep, _ = value.partition(" ")
+    return f"{scheme} {REDACTED}" if sep and "authorization" in name else REDACTED
+
+
+def as_entry(entry: Entry) -> dict[str, Any]:
     """The journal entry a client reads at /__capmock/journal."""
-    mock_request, answer = raw.request, raw.answer
+    raw, length = entry[RAW], entry[BODY_LENGTH]
+    request, answer = raw.request, raw.answer
     return {
         "id": raw.request_id,
         "time": datetime.fromtimestamp(raw.time, UTC).isoformat(timespec="milliseconds"),
-        "method": mock_request.method,
-        "path": mock_request.path,
-        "query": mock_request.query_string,
-        "headers": mock_request.headers,
-        "body": mock_request.body[:JOURNAL_BODY].decode("utf-8", "replace"),
+        "method": request.method,
+        "path": request.path,
+        "query": request.query_string,
+        "headers": {name: redacted(name, value) for name, value in request.headers.items()},
+        "body": request.body.decode("utf-8", "replace"),
+        "body_length": length,
+        "body_truncated": len(request.body) < length,
         "operation": answer.operation,
         "status": answer.status,
         "code": answer.request_code,
@@ -52,22 +134,67 @@ def as_entry(raw: Raw) -> dict[str, Any]:
     }
 
 
-class MemoryJournal:
-    """One worker's journal (deque.append is atomic: no lock on the hot path)."""
+class Report(NamedTuple):
+    """What GET /__capmock/journal answers: the entries, oldest first, and how
+    many were dropped to stay within the budget since the journal was cleared."""
 
-    def __init__(self, size: int) -> None:
-        self._entries: deque[Raw] = deque(maxlen=size)
+    entries: list[dict[str, Any]]
+    dropped: int
 
-    def record(self, raw: Raw) -> None:
-        self._entries.append(raw)
 
-    def entries(self) -> list[dict[str, Any]]:
-        return [as_entry(raw) for raw in list(self._entries)]
+class Buffer:
+    """The newest entries within a budget of entries and bytes; older ones
+    are dropped, and counted. The newest entry is always kept, even alone
+    over the byte budget (it is bounded by the body cap and the server's
+    header limits)."""
+
+    def __init__(self, budget: Budget) -> None:
+        self._budget = budget
+        self._entries: deque[Entry] = deque()
+        self._bytes = 0
+        self.dropped = 0
+        self._lock = threading.Lock()  # the counts are read-modify-write
+
+    def add(self, entry: Entry) -> None:
+        with self._lock:
+            self._entries.append(entry)
+            self._bytes += entry[SIZE]
+            while len(self._entries) > 1 and (len(self._entries) > self._budget.entries
+                                              or self._bytes > self._budget.bytes):
+                self._bytes -= self._entries.popleft()[SIZE]
+                self.dropped += 1
+
+    def snapshot(self) -> list[Entry]:
+        with self._lock:
+            return list(self._entries)
+
+    def drain(self) -> tuple[list[Entry], int]:
+        """Everything held and the count dropped, both reset."""
+        with self._lock:
+            held, dropped = list(self._entries), self.dropped
+            self._entries.clear()
+            self._bytes = self.dropped = 0
+            return held, dropped
 
     def clear(self) -> int:
-        count = len(self._entries)
-        self._entries.clear()
-        return count
+        return len(self.drain()[0])
+
+
+class MemoryJournal:
+    """One worker's journal."""
+
+    def __init__(self, budget: Budget) -> None:
+        self._buffer = Buffer(budget)
+        self._body_bytes = budget.body_bytes
+
+    def record(self, raw: Raw) -> None:
+        self._buffer.add(keep(raw, self._body_bytes))
+
+    def read(self) -> Report:
+        return Report([as_entry(e) for e in self._buffer.snapshot()], self._buffer.dropped)
+
+    def clear(self) -> int:
+        return self._buffer.clear()
 
 
 def prepare(path: str) -> None:
@@ -76,12 +203,25 @@ def prepare(path: str) -> None:
     with closing(sqlite3.connect(path, timeout=10, isolation_level=None)) as db:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY "
-                   "AUTOINCREMENT, t REAL NOT NULL, entry TEXT NOT NULL)")
+                   "AUTOINCREMENT, t REAL NOT NULL, entry TEXT NOT NULL, size INTEGER NOT NULL)")
         db.execute("CREATE TABLE IF NOT EXISTS readers (id INTEGER PRIMARY KEY CHECK (id = 1), "
-                   "generation INTEGER NOT NULL)")
-        db.execute("INSERT OR IGNORE INTO readers (id, generation) VALUES (1, 0)")
+                   "generation INTEGER NOT NULL, dropped INTEGER NOT NULL)")
+        db.execute("INSERT OR IGNORE INTO readers (id, generation, dropped) VALUES (1, 0, 0)")
         db.execute("CREATE TABLE IF NOT EXISTS workers (worker TEXT PRIMARY KEY, "
                    "pid INTEGER NOT NULL, acked INTEGER NOT NULL)")
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction on an autocommit connection (isolation_level=None,
+    where `with db:` would commit each statement alone)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def alive(pid: int) -> bool:
@@ -98,21 +238,24 @@ class SqliteJournal:
     """The journal of several workers (separate processes), shared through a
     SQLite file, at almost no cost per request.
 
-    A request only appends to this worker's memory (~0.6 us of CPU; encoding
-    and inserting each entry as it came cost ~20 us). Entries reach the file
+    A request only appends to this worker's memory (~1-2 us of CPU; encoding
+    and inserting each entry as it came cost ~20 us), within the budget: a
+    worker nobody reads keeps at most the budget's entries and bytes, and
+    counts what it drops. Entries reach the file
     when someone reads the journal: the reader raises a generation number in
     the file, every worker's poller thread (one small SELECT every 50 ms) sees
     it and writes out what it holds, and the reader waits for every live
     worker's acknowledgement (at most a second, so a hung worker cannot hang
-    the admin endpoint).
+    the admin endpoint). The file is trimmed to the same budget, oldest
+    first, and the drops of every worker add up in readers.dropped.
     """
 
     POLL_SECONDS = 0.05
     WAIT_SECONDS = 1.0
 
-    def __init__(self, path: str, size: int) -> None:
-        self._path, self._size = path, size
-        self._pending: deque[Raw] = deque(maxlen=size)
+    def __init__(self, path: str, budget: Budget) -> None:
+        self._path, self._budget = path, budget
+        self._pending = Buffer(budget)
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._worker = secrets.token_hex(8)
@@ -131,7 +274,7 @@ class SqliteJournal:
         return db
 
     def record(self, raw: Raw) -> None:
-        self._pending.append(raw)
+        self._pending.add(keep(raw, self._budget.body_bytes))
 
     def _poller(self) -> None:
         while True:
@@ -150,17 +293,30 @@ class SqliteJournal:
             self._write_out(wanted)
 
     def _write_out(self, generation: int) -> None:
-        """Write what this worker holds, then acknowledge `generation`."""
-        with self._write_lock, self._db() as db:
-            batch = []
-            while self._pending:
-                batch.append(self._pending.popleft())
-            db.executemany("INSERT INTO journal (t, entry) VALUES (?, ?)",
-                           [(r.time, json.dumps(as_entry(r))) for r in batch])
-            last = db.execute("SELECT max(seq) FROM journal").fetchone()[0] or 0
-            db.execute("DELETE FROM journal WHERE seq <= ?", (last - self._size,))
-            db.execute("UPDATE workers SET acked = max(acked, ?) WHERE worker = ?",
-                       (generation, self._worker))
+        """Write what this worker holds, trim the file to the budget, add up
+        the drops, then acknowledge `generation` (one transaction)."""
+        with self._write_lock:
+            batch, dropped = self._pending.drain()
+            texts = [json.dumps(as_entry(e)) for e in batch]  # ASCII: len() counts bytes
+            with transaction(self._db()) as db:
+                db.executemany("INSERT INTO journal (t, entry, size) VALUES (?, ?, ?)",
+                               [(e[RAW].time, t, len(t))
+                                for e, t in zip(batch, texts, strict=True)])
+                dropped += self._trim(db)
+                db.execute("UPDATE readers SET dropped = dropped + ?", (dropped,))
+                db.execute("UPDATE workers SET acked = max(acked, ?) WHERE worker = ?",
+                           (generation, self._worker))
+
+    def _trim(self, db: sqlite3.Connection) -> int:
+        """Drop the oldest rows beyond the budget's entries or bytes (the newest
+        always stays); the number dropped."""
+        last = db.execute("SELECT max(seq) FROM journal").fetchone()[0] or 0
+        dropped = db.execute("DELETE FROM journal WHERE seq <= ?",
+                             (last - self._budget.entries,)).rowcount
+        return dropped + db.execute(
+            "DELETE FROM journal WHERE seq < ? AND seq <= (SELECT seq FROM (SELECT seq, "
+            "sum(size) OVER (ORDER BY seq DESC) AS newer FROM journal) WHERE newer > ? "
+            "ORDER BY seq DESC LIMIT 1)", (last, self._budget.bytes)).rowcount
 
     def _gather(self) -> None:
         """Have every live worker write out its entries (the reader's side)."""
@@ -180,16 +336,20 @@ class SqliteJournal:
                 return
             time.sleep(0.01)
 
-    def entries(self) -> list[dict[str, Any]]:
+    def read(self) -> Report:
         self._gather()
-        rows = self._db().execute(
+        db = self._db()
+        rows = db.execute(
             "SELECT entry FROM (SELECT t, seq, entry FROM journal ORDER BY t DESC, seq DESC "
-            "LIMIT ?) ORDER BY t, seq", (self._size,))
-        return [json.loads(r[0]) for r in rows]
+            "LIMIT ?) ORDER BY t, seq", (self._budget.entries,))
+        entries = [json.loads(r[0]) for r in rows]
+        return Report(entries, db.execute("SELECT dropped FROM readers").fetchone()[0])
 
     def clear(self) -> int:
         self._gather()
-        return self._db().execute("DELETE FROM journal").rowcount
+        with transaction(self._db()) as db:
+            db.execute("UPDATE readers SET dropped = 0")
+            return db.execute("DELETE FROM journal").rowcount
 
 
 class NoJournal:
@@ -198,15 +358,17 @@ class NoJournal:
     def record(self, raw: Raw) -> None:
         return None
 
-    def entries(self) -> list[dict[str, Any]]:
-        return []
+    def read(self) -> Report:
+        return Report([], 0)
 
     def clear(self) -> int:
         return 0
 
 
-def open_journal(path: str | None, size: int) -> MemoryJournal | SqliteJournal | NoJournal:
+def open_journal(settings: Settings) -> MemoryJournal | SqliteJournal | NoJournal:
     """In memory for one worker, a shared SQLite file for several; size 0: none."""
-    if size == 0:
+    budget = Budget.of(settings)
+    if budget.entries == 0:
         return NoJournal()
-    return SqliteJournal(path, size) if path else MemoryJournal(size)
+    path = settings.journal_path
+    return SqliteJournal(path, budget) if path else MemoryJournal(budget)

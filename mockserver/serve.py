@@ -20,6 +20,16 @@ from capmock.mockserver.sandbox.options import sandbox_options, sandbox_settings
 from capmock.mockserver.settings import ENV, FORMATS, STATUS_POLICIES, Settings
 from capmock.openapi.serving import Serving, connection_options, prepare, serve
 
+DEFAULTS = Settings()
+
+
+def check_hosts(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and any(not name.strip() or " " in name.strip() or "/" in name
+                                 for name in value.split(",")):
+        raise click.BadParameter("expected host names separated by commas, or '*'")
+    return value
+
+
 # Python threads per worker. Few, because the GIL runs one at a time anyway and
 # granian queues the rest in Rust: 32 threads tripled the p99 latency on 2 cores.
 # A client that injects latency (Prefer: delay) into many concurrent requests
@@ -67,23 +77,38 @@ def run_granian(settings: Settings, serving: Serving, workers: int,
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="One log line per request.")
 @connection_options
+@click.option("--admin-auth", callback=check_auth, metavar="TILL:PASSWORD",
+              help="Credentials for /__capmock/ (default: those of --auth).")
+@click.option("--allowed-hosts", callback=check_hosts, metavar="HOST,...",
+              help="Host header names accepted besides the bound address ('*': any).")
+@click.option("--journal-size", default=DEFAULTS.journal_size, show_default=True,
+              type=click.IntRange(0), help="Requests the journal keeps (0: none).")
+@click.option("--journal-bytes", default=DEFAULTS.journal_bytes, show_default=True,
+              type=click.IntRange(65_536), help="Bytes the journal keeps, per worker.")
+@click.option("--journal-body-bytes", default=DEFAULTS.journal_body_bytes, show_default=True,
+              type=click.IntRange(0), help="Bytes of each request body the journal keeps.")
 @sandbox_options
 def command(host: str, port: int, mode: str, auth: str | None, workers: int, threads: int,
             http_status: str,
             batch_limit: int, default_format: str, cors: bool, delay_ms: int,
-            record: bool, access_log: bool, idle_timeout: float, max_connections: int | None,
+            record: bool, access_log: bool, admin_auth: str | None, allowed_hosts: str | None,
+            journal_size: int, journal_bytes: int, journal_body_bytes: int,
+            idle_timeout: float, max_connections: int | None,
             **sandbox: object) -> None:
     """Serve the mock of the customer API (JSON and XML)."""
     serving = prepare(host, port, idle_timeout, max_connections)
     port = serving.port
     with tempfile.TemporaryDirectory(prefix="capmock-") as tmp:
+        record = record and journal_size > 0
         journal = str(Path(tmp) / "journal.sqlite") if workers > 1 and record else None
         if journal:
             prepare_journal(journal)
         settings = Settings(mode=mode, auth=auth, http_status=http_status,
                             batch_limit=batch_limit, default_format=default_format, cors=cors,
                             delay_ms=delay_ms, journal_path=journal,
-                            journal_size=1000 if record else 0, access_log=access_log,
+                            journal_size=journal_size if record else 0, access_log=access_log,
+                            admin_auth=admin_auth, bound_host=host, allowed_hosts=allowed_hosts,
+                            journal_bytes=journal_bytes, journal_body_bytes=journal_body_bytes,
                             **sandbox_settings(mode, workers, sandbox))
         click.echo(f"capmock {mode} mock on http://{host}:{port}/v1.1/customer/ "
                    f"(reference: http://{host}:{port}/__capmock/docs)", err=True)

@@ -35,6 +35,12 @@ class Settings:
     allow_external_id_update: bool = False  # CONF_LOYALTY_ALLOW_EXTERNAL_ID_UPDATE
     registration_past_days: int = 36500  # registered_on older than this: 1034
     registration_future_days: int = 0  # registered_on later than now + this: 1034
+    # issue 12: who may reach the mock (access.py) and what the journal keeps (journal.py)
+    admin_auth: str | None = None  # "TILL:PASSWORD" for /__capmock/; None: auth's
+    bound_host: str = "127.0.0.1"  # the address serve listens on, for the Host check
+    allowed_hosts: str | None = None  # "a,b" or "*": Host names accepted besides it
+    journal_bytes: int = 8_388_608  # what each worker (and the shared file) keeps, at most
+    journal_body_bytes: int = 4096  # of each request body; longer ones are cut, and say so
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))

@@ -42,7 +42,7 @@ class Mock:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.journal = open_journal(settings.journal_path, settings.journal_size)
+        self.journal = open_journal(settings)
         self.ids = RequestIds()
         self.cache: dict[tuple, MockResponse] = {}
         self.sandbox = None
@@ -246,6 +246,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.add_url_rule("/", "mock_root", view, methods=METHODS, provide_automatic_options=False)
     app.add_url_rule("/<path:path>", "mock", view, methods=METHODS,
                      provide_automatic_options=False)
+    app.before_request(admin.Guard(settings))  # the Host check; admin access
+    app.register_error_handler(Rejection, lambda error: refusal(mock, error, answer_format(mock)))
     app.register_error_handler(RequestEntityTooLarge, lambda _error: too_large(mock))
     app.register_error_handler(MethodNotAllowed, lambda _error: mock_view(mock))
     app.register_error_handler(Exception, lambda error: unexpected(mock, error))

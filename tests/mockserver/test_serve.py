@@ -36,7 +36,7 @@ def journal_length(base: str, expected: int, seconds: float = 5) -> int:
     """Entries reach the shared journal within moments (each worker writes in batches)."""
     deadline = time.monotonic() + seconds
     while True:
-        count = len(json.loads(get(base + "/__capmock/journal")[1]))
+        count = len(json.loads(get(base + "/__capmock/journal")[1])["entries"])
         if count >= expected or time.monotonic() > deadline:
             return count
         time.sleep(0.05)

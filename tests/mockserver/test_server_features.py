@@ -124,12 +124,16 @@ def test_journal_records_and_clears() -> None:
     c = client()
     c.get(GET)
     c.post("/v1.1/customer/add?format=xml", data=b"<root/>", content_type="application/xml")
-    entries = c.get("/__capmock/journal").get_json()
+    entries = c.get("/__capmock/journal").get_json()["entries"]
     assert [(e["method"], e["operation"], e["status"]) for e in entries] == [
         ("GET", "customer_get", 200), ("POST", "customer_add", 400)]
     assert entries[1]["body"] == "<root/>"
     assert c.delete("/__capmock/journal").get_json() == {"cleared": 2}
-    assert c.get("/__capmock/journal").get_json() == []
+    assert c.get("/__capmock/journal").get_json()["entries"] == []
+
+
+def entries(c: object) -> list[dict]:
+    return c.get("/__capmock/journal").get_json()["entries"]
 
 
 def test_journal_shared_through_sqlite(tmp_path) -> None:
@@ -138,9 +142,9 @@ def test_journal_shared_through_sqlite(tmp_path) -> None:
     first.get(GET)
     second.get("/nope")
     deadline = time.monotonic() + 5  # each worker's writer thread inserts within moments
-    while len(first.get("/__capmock/journal").get_json()) < 2 and time.monotonic() < deadline:
+    while len(entries(first)) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert [e["status"] for e in first.get("/__capmock/journal").get_json()] == [200, 404]
+    assert [e["status"] for e in entries(first)] == [200, 404]
 
 
 def test_health_and_contract_urls() -> None:

@@ -14,6 +14,8 @@ from capmock.mockserver.wsgi import create_app
 from capmock.openapi.codec import data_to_xml, xml_to_data
 
 MEDIA = {"json": "application/json", "xml": "application/xml"}
+JSON = MEDIA["json"]
+ADMIN = {"X-Capmock-Admin": "1"}  # a bodyless admin POST that no other site could send
 STORE = {"default": ":memory:"}  # a test module's fixture may point it at PostgreSQL
 OPENED: list[Any] = []  # the stores of the sandboxes made here, closed by close_stores()
 
@@ -67,7 +69,8 @@ def empty_sandbox(**settings: Any) -> FlaskClient:
     """A sandbox without the document's customers (imported an empty sandbox file)."""
     c = sandbox(**settings)
     empty = {"format": "capmock-sandbox", "version": 1, "customers": []}
-    assert c.post("/__capmock/sandbox/import", data=json.dumps(empty)).status_code == 200
+    assert c.post("/__capmock/sandbox/import", data=json.dumps(empty),
+                  content_type=JSON).status_code == 200
     return c
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
-from sandboxhelpers import code_of, get, listed, post, sandbox
+from sandboxhelpers import ADMIN, JSON, code_of, get, listed, post, sandbox
 
 from capmock.mockserver.sandbox.cli import command as seed_command
 from capmock.mockserver.settings import Settings
@@ -23,7 +23,7 @@ def test_export_then_import_restores_the_same_state() -> None:
     post(c, "add", [{"mobile": "919000000001", "firstname": "Asha"}])
     saved = c.get("/__capmock/sandbox/export").data
     post(c, "add", [{"mobile": "919000000002"}])
-    assert c.post("/__capmock/sandbox/import", data=saved).status_code == 200
+    assert c.post("/__capmock/sandbox/import", data=saved, content_type=JSON).status_code == 200
     assert c.get("/__capmock/sandbox/export").data == saved
     assert code_of(listed(get(c, "get", "mobile=919000000002")[1]["customers"]["customer"])[0]) \
         == 1012
@@ -33,7 +33,7 @@ def test_reset_returns_to_the_documented_customers_only() -> None:
     c = sandbox()
     fresh = customers(c)
     post(c, "add", [{"mobile": "919000000001"}])
-    assert c.post("/__capmock/sandbox/reset").status_code == 200
+    assert c.post("/__capmock/sandbox/reset", headers=ADMIN).status_code == 200
     assert customers(c) == fresh and "19889999999" in fresh
 
 
@@ -43,7 +43,7 @@ def test_a_bad_file_is_refused_and_changes_nothing() -> None:
     clash = {"format": "capmock-sandbox", "version": 1,
              "customers": [{"mobile": "1"}, {"mobile": "1"}]}
     for body in (b"{not json", json.dumps({"format": "x"}), json.dumps(clash)):
-        answer = c.post("/__capmock/sandbox/import", data=body)
+        answer = c.post("/__capmock/sandbox/import", data=body, content_type=JSON)
         assert answer.status_code == 400 and "sandbox file" in answer.get_json()["error"]
     assert c.get("/__capmock/sandbox/export").data == before
 
@@ -53,7 +53,7 @@ def test_load_adds_customers_with_their_history() -> None:
     file = {"format": "capmock-sandbox", "version": 1, "customers": [
         {"mobile": "919000000007", "firstname": "Lena", "records": {"notes": [
             {"id": "1", "description": "likes tea", "added_on": "2020-01-01 00:00:00"}]}}]}
-    answer = c.post("/__capmock/sandbox/load", data=json.dumps(file))
+    answer = c.post("/__capmock/sandbox/load", data=json.dumps(file), content_type=JSON)
     assert answer.get_json() == {"customers": 1}
     exported = customers(c)["919000000007"]
     assert exported["firstname"] == "Lena" and len(exported["records"]["notes"]) == 1
@@ -62,7 +62,7 @@ def test_load_adds_customers_with_their_history() -> None:
 
 def test_admin_sandbox_endpoints_need_sandbox_mode() -> None:
     replay = create_app(Settings()).test_client()
-    assert replay.post("/__capmock/sandbox/reset").status_code == 404
+    assert replay.post("/__capmock/sandbox/reset", headers=ADMIN).status_code == 404
 
 
 def test_capmock_seed_loads_replaces_and_exports(tmp_path) -> None:

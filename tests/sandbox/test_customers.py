@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sandboxhelpers import code_of, get, listed, post, sandbox
+from sandboxhelpers import ADMIN, code_of, get, listed, post, sandbox
 
 from capmock.openapi import contract
 
@@ -176,10 +176,11 @@ def test_identity_change_is_pending_until_the_back_office_approves(fmt: str) -> 
     assert code_of(items(get(c, "get", "mobile=919000000009")[1])[0]) == 1012  # pending
     pending = c.get("/__capmock/sandbox/identity_changes").get_json()
     assert [p["state"] for p in pending] == ["PENDING"]
-    decided = c.post(f"/__capmock/sandbox/identity_changes/{pending[0]['id']}/approve")
+    url = f"/__capmock/sandbox/identity_changes/{pending[0]['id']}"
+    decided = c.post(f"{url}/approve", headers=ADMIN)
     assert decided.status_code == 200 and decided.get_json()["state"] == "APPROVED"
     assert code_of(items(get(c, "get", "mobile=919000000009")[1])[0]) == 1000
-    again = c.post(f"/__capmock/sandbox/identity_changes/{pending[0]['id']}/reject")
+    again = c.post(f"{url}/reject", headers=ADMIN)
     assert again.status_code == 404  # decided already
 
 
@@ -189,8 +190,8 @@ def test_rejected_identity_change_changes_nothing() -> None:
     post(c, "update_identity", [{"identifier": "mobile", "old_value": "919000000001",
                                  "new_value": "919000000009"}])
     change = c.get("/__capmock/sandbox/identity_changes").get_json()[0]
-    assert c.post(f"/__capmock/sandbox/identity_changes/{change['id']}/reject").status_code \
-        == 200
+    url = f"/__capmock/sandbox/identity_changes/{change['id']}/reject"
+    assert c.post(url, headers=ADMIN).status_code == 200
     assert code_of(items(get(c, "get", "mobile=919000000001")[1])[0]) == 1000
 
 
