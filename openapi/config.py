@@ -213,9 +213,17 @@ def default_map(config: Config, name: str, command: click.Command) -> dict[str, 
     return values
 
 
-def as_text(value: object, option: click.Option, where: str) -> str | list[str]:
-    several = option.multiple or option.nargs != 1
-    if isinstance(value, list) and several:
+def as_text(value: object, option: click.Option, where: str) -> Any:
+    """A TOML value as the strings click would get from the command line: a list
+    for an option that takes several values (a list of lists when it is repeated
+    and takes several each time), a single value given to a repeated option
+    as a list of one."""
+    if option.multiple and option.nargs != 1:
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, list) for item in items):
+            raise ConfigError(f"{where}: expected a list of {option.nargs}-value lists")
+        return [[scalar(v, where) for v in item] for item in items]
+    if isinstance(value, list) and (option.multiple or option.nargs != 1):
         return [scalar(item, where) for item in value]
     if isinstance(value, list):
         raise ConfigError(f"{where}: takes one value, not a list")

@@ -274,8 +274,10 @@ def test_verify_proxy_and_seed_are_configured_the_same_way(clean: Path) -> None:
 @click.option("--tag", multiple=True, help="Repeatable.")
 @click.option("--size", nargs=2, type=int, default=(1, 1))
 @click.option("--level", type=click.Choice(["low", "high"]), default="low")
-def probe(tag: tuple[str, ...], size: tuple[int, int], level: str) -> None:
-    click.echo(f"{list(tag)} {list(size)} {level}")
+@click.option("--pair", multiple=True, nargs=2)
+def probe(tag: tuple[str, ...], size: tuple[int, int], level: str,
+          pair: tuple[tuple[str, str], ...]) -> None:
+    click.echo(f"{list(tag)} {list(size)} {level} {[list(p) for p in pair]}")
 
 
 class Entry:
@@ -288,9 +290,11 @@ class Entry:
 
 
 @pytest.mark.parametrize(("file", "env", "expected"), [
-    ("", {"CAPMOCK_PROBE_TAG": "a b", "CAPMOCK_PROBE_SIZE": "2 3"}, "['a', 'b'] [2, 3] low"),
-    ('tag = ["a", "b"]\nsize = [4, 5]\nlevel = "high"\n', {}, "['a', 'b'] [4, 5] high"),
-    ('tag = "a"\n', {}, "['a'] [1, 1] low"),
+    ("", {"CAPMOCK_PROBE_TAG": "a b", "CAPMOCK_PROBE_SIZE": "2 3",
+          "CAPMOCK_PROBE_PAIR": "k v x y"}, "['a', 'b'] [2, 3] low [['k', 'v'], ['x', 'y']]"),
+    ('tag = ["a", "b"]\nsize = [4, 5]\nlevel = "high"\npair = [["k", "v"]]\n', {},
+     "['a', 'b'] [4, 5] high [['k', 'v']]"),
+    ('tag = "a"\n', {}, "['a'] [1, 1] low []"),
 ])
 def test_multi_value_options_of_any_new_command(
         file: str, env: dict[str, str], expected: str, clean: Path,
