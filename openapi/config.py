@@ -219,10 +219,11 @@ def as_text(value: object, option: click.Option, where: str) -> Any:
     and takes several each time), a single value given to a repeated option
     as a list of one."""
     if option.multiple and option.nargs != 1:
-        items = value if isinstance(value, list) else [value]
-        if not all(isinstance(item, list) for item in items):
+        items: list[object] = value if isinstance(value, list) else [value]
+        groups = [item for item in items if isinstance(item, list)]
+        if len(groups) != len(items):
             raise ConfigError(f"{where}: expected a list of {option.nargs}-value lists")
-        return [[scalar(v, where) for v in item] for item in items]
+        return [[scalar(v, where) for v in group] for group in groups]
     if isinstance(value, list) and (option.multiple or option.nargs != 1):
         return [scalar(item, where) for item in value]
     if isinstance(value, list):
