@@ -30,6 +30,8 @@ def decide(store: Store, change_id: int, verdict: str, now: str) -> dict[str, An
             raise NotPending(f"no pending identity change {change_id}")
         if verdict == "approve":
             customer = tx.customer("user_id", record.customer_id)
+            if customer is None:  # records belong to customers; the store never deletes one
+                raise NotPending(f"identity change {change_id}: its customer is gone")
             customer.doc[record.doc["identifier"]] = record.doc["new_value"]
             customer.doc["updated_on"] = now
             tx.save_customer(customer)
