@@ -50,14 +50,14 @@ SERVERS = ("bare-flask", "capmock")
 CASE = "get-json"  # the request of the keepalive case and of the probes
 MAX_CONNECTIONS = 4096  # the client's own bound
 MAX_SECONDS = 600
-SLOW_HEAD = b"GET /v1.1/customer/get?mobile=19889999999 HTTP/1.1\r\nHost: capmock\r\n"
+SLOW_HEAD = b"GET /v1.1/customer/get?mobile=19889999999 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 SLOW_LINE = b"X-Slow: a\r\n"  # repeated, one byte at a time: the head never ends
 
 
 # --------------------------------------------------------------------------- keep-alive client
 
 def request_bytes(case: bench.Case) -> bytes:
-    lines = [f"{case.method} {case.target} HTTP/1.1", "Host: capmock"]
+    lines = [f"{case.method} {case.target} HTTP/1.1", "Host: 127.0.0.1"]
     lines += [f"{name}: {value}" for name, value in case.headers.items()]
     if case.body:
         lines.append(f"Content-Length: {len(case.body)}")
