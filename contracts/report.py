@@ -17,13 +17,18 @@ from typing import Any
 from lxml import etree
 
 from capmock.contracts.curl import SECRET_VARIABLE
-from capmock.contracts.options import CHECKS
+from capmock.contracts.options import CHECKS, Options
 from capmock.contracts.runner import Cell, Matrix, rows
 
 NAMES = CHECKS
 SYMBOL = {"pass": "ok", "fail": "FAIL", "skip": "-"}
 LEGEND = ("cells: ok N = N responses judged, all kept the promise; FAIL F/N = F of N "
           "broke it; - = none judged (reason below)")
+
+
+def checks_for(options: Options) -> list[str]:
+    """The checks a run with these options fills in, in report order."""
+    return [c for c in CHECKS if options.selected(c)]
 
 
 def grouped(matrix: Matrix) -> dict[tuple[str, str], dict[str, Cell]]:
