@@ -190,7 +190,8 @@ def load_schema(options: Options, fmt: str) -> Any:
         headers["Authorization"] = basic_header(options.auth)
     config = schema.config
     config.update(base_url=options.base_url, headers=headers, workers=options.workers,
-                  request_timeout=options.request_timeout)
+                  request_timeout=options.request_timeout,
+                  continue_on_failure=not options.fail_fast)  # judge every case, not the first
     config.phases.update(phases=list(options.phases))
     config.generation.update(max_examples=options.max_examples, deterministic=True,
                              database="none")  # same seed, same requests: no replayed history
