@@ -144,7 +144,9 @@ class Display:
         if isinstance(update, str):
             self.line(update)
         elif self.live is not None:
-            self.live.update(describe(update))
+            from rich.text import Text
+
+            self.live.update(Text(describe(update)))  # plain text: "[json ...]" is no markup
         elif update.done != self.last_done:
             self.last_done = update.done
             self.line(describe(update))
