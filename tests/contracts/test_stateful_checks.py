@@ -215,5 +215,8 @@ def test_a_foreign_body_shape_never_crashes_a_check() -> None:
         assert checks.item_statuses(contract.operations()["customer_get"],
                                     checks.body_data(answer)) == []
         stateful.identity_change_is_pending(None, answer, case("customer_update_identity"))
-        with pytest.raises(AssertionError, match=r"response\.status|not in the platform"):
-            checks.envelope_is_coherent(None, answer, case("customer_get"))
+        with pytest.raises(AssertionError, match="is not of type 'object'"):
+            checks.json_conforms_to_schema(None, answer, case("customer_get"))
+        if body != b"null":  # JSON null reads as "no data": the schema check reports it
+            with pytest.raises(AssertionError, match=r"response\.status|not in the platform"):
+                checks.envelope_is_coherent(None, answer, case("customer_get"))
