@@ -167,8 +167,8 @@ def json_conforms_to_schema(ctx: Any, response: Any, case: Any) -> bool | None:
     except (ValueError, RecursionError) as error:
         fail(case, f"JSON response is not valid JSON: {error}")
     op = operation_of(case)
-    validator = contract.json_validator(schema_for(op, data), active.profile)
-    errors = [contract.describe(e) for e in validator.iter_errors(data)]
+    # json_errors_for asks jsonschema-rs first: a valid body costs microseconds
+    errors = contract.json_errors_for(schema_for(op, data), data, active.profile)
     if errors:
         fail(case, f"JSON body violates the {active.profile} schema: " + "; ".join(errors[:3]))
     return None
