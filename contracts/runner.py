@@ -267,7 +267,7 @@ class Recorder:
 
     def no_answer(self, event: events.NonFatalError) -> bool:
         """A request without an HTTP answer: server_answers fails for its operation."""
-        if not event.related_to_operation:
+        if not event.related_to_operation or not no_http_answer(event):
             return False
         operation = operation_id(event.label, "")
         if not operation:
@@ -281,6 +281,16 @@ class Recorder:
         """The reasons the checks gave for the responses they did not judge."""
         for (operation, check), reasons in checks.active.take_unjudged().items():
             self.matrix.cell(operation, self.fmt, check).unjudged.update(reasons)
+
+
+def no_http_answer(event: events.NonFatalError) -> bool:
+    """Did the request get no HTTP answer (refused, reset, timed out)? Other
+    errors (the engine's own, a flaky generator) stay run errors."""
+    import requests
+
+    error = event.value
+    return isinstance(error, requests.RequestException | ConnectionError | TimeoutError) or \
+        event.info.title in ("Network Error", "Unresponsive Operation")
 
 
 def first_line(text: str) -> str:
