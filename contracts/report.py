@@ -165,7 +165,7 @@ def write_junit(matrix: Matrix, path: Path) -> None:
 
 STYLE = """body{font:14px system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 6px;text-align:center}
-th.check{writing-mode:vertical-rl;transform:rotate(180deg);height:11em}
+th.check{writing-mode:vertical-rl;transform:rotate(180deg);height:17em;white-space:nowrap}
 td.pass{background:#d9f2d9}td.fail{background:#f7c6c6;font-weight:bold}td.skip{color:#888}
 td.op{text-align:left}pre{background:#f6f6f6;padding:8px;white-space:pre-wrap}
 ul.details{list-style:none;padding:0}"""
