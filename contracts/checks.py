@@ -9,35 +9,47 @@ pytest plugin before a run.
 
 from __future__ import annotations
 
+import functools
 import json
-from dataclasses import dataclass
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 import schemathesis
+import yaml
 from schemathesis.generation import GenerationMode
 
 from capmock.contracts.invalidity import request_is_invalid
-from capmock.openapi import codes, contract
+from capmock.contracts.options import STATELESS_CHECKS
+from capmock.openapi import codes, contract, negotiation
 from capmock.openapi.codec import CodecError, data_to_xml, parse_xml, xml_to_data
 
 REQUEST_LEVEL_SUCCESS = ("200", "201", "500")  # codes whose body carries the operation's items
-NAMES = (
-    "json_conforms_to_schema",
-    "xml_conforms_to_xsd",
-    "format_is_honoured",
-    "envelope_is_coherent",
-    "request_id_is_unique",
-    "documented_sample_is_accepted",
-    "errors_are_documented",
-)
+NAMES = STATELESS_CHECKS
 
 
 @dataclass
 class RunSettings:
-    """What the checks need to know about the run."""
+    """What the checks need to know about the run, and what they did not judge.
+
+    A check that finds nothing to judge in a response (the XSD check on a JSON
+    body, a read-back check on a customer the run never registered) says why
+    through `not_judged` and returns True, which schemathesis takes as "skip"
+    (no success is recorded): a cell is `ok` only for responses it judged."""
 
     profile: str = "lenient"
     http_status: str = "mirror"  # or "always-200"
+    unjudged: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take_unjudged(self) -> dict[tuple[str, str], Counter[str]]:
+        """The reasons recorded since the last call, by (operation, check); cleared."""
+        with self.lock:
+            taken, self.unjudged = self.unjudged, {}
+        return taken
 
 
 active = RunSettings()
@@ -54,6 +66,34 @@ def operation_of(case: Any) -> contract.Operation:
                 if op.method == case.method.upper() and op.path == case.path)
 
 
+def not_judged(case: Any, check: str, reason: str) -> bool:
+    """Record that `check` judged nothing in this response, and why; True (skip)."""
+    try:
+        operation = operation_of(case).id
+    except StopIteration:
+        return True
+    with active.lock:
+        active.unjudged.setdefault((operation, check), Counter())[reason] += 1
+    return True
+
+
+def guarded(check: Callable[..., bool | None]) -> Callable[..., bool | None]:
+    """A check never crashes the run: whatever a foreign answer makes it trip
+    over becomes a finding of that check, naming the exception."""
+    @functools.wraps(check)
+    def run(*args: Any) -> bool | None:
+        try:
+            return check(*args)
+        except AssertionError:
+            raise
+        except Exception as error:
+            case = args[-1]
+            fail(case, f"capmock could not judge this response ({type(error).__name__}: "
+                       f"{error})")
+        return None
+    return run
+
+
 def header(response: Any, name: str) -> str | None:
     values = response.headers.get(name.lower())
     if isinstance(values, list):
@@ -62,35 +102,34 @@ def header(response: Any, name: str) -> str | None:
 
 
 def response_format(response: Any) -> str | None:
-    media = (header(response, "content-type") or "").split(";")[0].strip().lower()
-    if media.endswith("json"):
-        return "json"
-    if media.endswith("xml"):
-        return "xml"
-    return None
+    """json or xml by the response's Content-Type (the contract's negotiation rules)."""
+    return negotiation.content_format(header(response, "content-type"))
+
+
+def query_pairs(query: dict[str, Any] | None) -> list[tuple[str, str]]:
+    return [(name, str(v)) for name, value in (query or {}).items()
+            for v in (value if isinstance(value, list) else [value])]
+
+
+def case_header(case: Any, name: str) -> str | None:
+    return next((str(v) for k, v in (case.headers or {}).items() if k.lower() == name), None)
 
 
 def asked_format(case: Any) -> str | None:
-    """The format the request asked for: format= wins over Accept (FACTS)."""
-    fmt = (case.query or {}).get("format")
-    if fmt in ("json", "xml"):
-        return fmt
-    accept = str((case.headers or {}).get("Accept", "")).lower()
-    if "xml" in accept:
-        return "xml"
-    if "json" in accept:
-        return "json"
-    return None
+    """The format the request asked for: format= wins over Accept (FACTS), read by
+    the same code as the mock and the proxy read it."""
+    return negotiation.asked_format(query_pairs(case.query), case_header(case, "accept"))
 
 
-def body_data(response: Any) -> dict[str, Any] | None:
-    """The body as JSON-like data in either format, or None if unreadable."""
+def body_data(response: Any) -> Any:
+    """The body as JSON-like data in either format, or None if unreadable.
+    JSON may be any value (a foreign server may answer a bare string)."""
     try:
         if response_format(response) == "json":
             return json.loads(response.content)
         if response_format(response) == "xml":
             return xml_to_data(response.content)
-    except (ValueError, CodecError):
+    except (ValueError, CodecError, RecursionError):
         return None
     return None
 
@@ -103,13 +142,13 @@ def fail(case: Any, message: str) -> None:
     raise AssertionError(f"{where(case)}: {message}")
 
 
-def status_block(data: dict[str, Any] | None) -> dict[str, Any]:
+def status_block(data: Any) -> dict[str, Any]:
     response = data.get("response") if isinstance(data, dict) else None
     status = response.get("status") if isinstance(response, dict) else None
     return status if isinstance(status, dict) else {}
 
 
-def schema_for(op: contract.Operation, data: dict[str, Any] | None) -> str:
+def schema_for(op: contract.Operation, data: Any) -> str:
     """The operation's response schema, or the bare envelope of a request-level error."""
     code = str(status_block(data).get("code", ""))
     return op.body_schemas["response"] if code in REQUEST_LEVEL_SUCCESS else "ErrorEnvelopeBody"
@@ -118,28 +157,31 @@ def schema_for(op: contract.Operation, data: dict[str, Any] | None) -> str:
 # --- 1. JSON bodies ----------------------------------------------------------------
 
 @schemathesis.check
-def json_conforms_to_schema(ctx: Any, response: Any, case: Any) -> None:
+@guarded
+def json_conforms_to_schema(ctx: Any, response: Any, case: Any) -> bool | None:
     """A JSON response conforms to the operation's schema (profile-aware)."""
     if response_format(response) != "json":
-        return
+        return not_judged(case, "json_conforms_to_schema", "no JSON body came back")
     try:
         data = json.loads(response.content)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         fail(case, f"JSON response is not valid JSON: {error}")
     op = operation_of(case)
-    validator = contract.json_validator(schema_for(op, data), active.profile)
-    errors = [contract.describe(e) for e in validator.iter_errors(data)]
+    # json_errors_for asks jsonschema-rs first: a valid body costs microseconds
+    errors = contract.json_errors_for(schema_for(op, data), data, active.profile)
     if errors:
         fail(case, f"JSON body violates the {active.profile} schema: " + "; ".join(errors[:3]))
+    return None
 
 
 # --- 2. XML bodies -----------------------------------------------------------------
 
 @schemathesis.check
-def xml_conforms_to_xsd(ctx: Any, response: Any, case: Any) -> None:
+@guarded
+def xml_conforms_to_xsd(ctx: Any, response: Any, case: Any) -> bool | None:
     """An XML response is well-formed and valid against the operation's XSD."""
     if response_format(response) != "xml":
-        return
+        return not_judged(case, "xml_conforms_to_xsd", "no XML body came back")
     try:
         root = parse_xml(response.content)
         data = xml_to_data(root)
@@ -151,11 +193,13 @@ def xml_conforms_to_xsd(ctx: Any, response: Any, case: Any) -> None:
         errors = contract.json_errors_for(schema_for(op, data), data, active.profile)
     if errors:
         fail(case, f"XML body violates the {active.profile} contract: " + "; ".join(errors[:3]))
+    return None
 
 
 # --- 3. format ---------------------------------------------------------------------
 
 @schemathesis.check
+@guarded
 def format_is_honoured(ctx: Any, response: Any, case: Any) -> None:
     """format= (else Accept) decides the response format; body and Content-Type agree."""
     wanted, got = asked_format(case), response_format(response)
@@ -173,8 +217,9 @@ def format_is_honoured(ctx: Any, response: Any, case: Any) -> None:
 
 # --- 4. envelope -------------------------------------------------------------------
 
-def item_statuses(op: contract.Operation, data: dict[str, Any]) -> list[dict[str, Any]]:
-    node: Any = data.get("response", {})
+def item_statuses(op: contract.Operation, data: Any) -> list[dict[str, Any]]:
+    """The item_status blocks of the operation's items (none if the shape is foreign)."""
+    node: Any = data.get("response") if isinstance(data, dict) else None
     for key in op.item:
         node = node.get(key) if isinstance(node, dict) else None
     items = node if isinstance(node, list) else [node] if isinstance(node, dict) else []
@@ -182,10 +227,12 @@ def item_statuses(op: contract.Operation, data: dict[str, Any]) -> list[dict[str
             if isinstance(i, dict) and isinstance(i.get("item_status"), dict)]
 
 
-def envelope_problems(op: contract.Operation, data: dict[str, Any], http: int) -> list[str]:
+def envelope_problems(op: contract.Operation, data: Any, http: int) -> list[str]:
     status = status_block(data)
     code = str(status.get("code", ""))
     known = codes.request_codes()
+    if not status:
+        return ["the body has no response.status block"]
     if not code.isdigit() or int(code) not in known:
         return [f"request-level code {code!r} is not in the platform's table"]
     problems = []
@@ -213,16 +260,19 @@ def item_problems(op: contract.Operation, code: str, statuses: list[dict]) -> li
 
 
 @schemathesis.check
-def envelope_is_coherent(ctx: Any, response: Any, case: Any) -> None:
+@guarded
+def envelope_is_coherent(ctx: Any, response: Any, case: Any) -> bool | None:
     """Request-level code from the FACTS table, success agrees with it, item codes
     from the code table, 201 exactly when some but not all items fail, and the
     HTTP status follows the status policy."""
     data = body_data(response)
-    if data is None:
-        return  # unreadable bodies are reported by the format and schema checks
+    if data is None:  # reported by the format and schema checks
+        return not_judged(case, "envelope_is_coherent", "the body is neither readable JSON "
+                                                        "nor XML")
     problems = envelope_problems(operation_of(case), data, response.status_code)
     if problems:
         fail(case, "; ".join(problems))
+    return None
 
 
 # --- 5. request ids ------------------------------------------------------------------
@@ -252,28 +302,48 @@ def phase_and_mode(case: Any) -> tuple[str, str]:
     return str(meta.phase.name.value), str(meta.generation.mode.value)
 
 
-NOT_FOUND = {"1011", "1012", "1013", "1020"}  # a real server need not know the sample's customer
+@functools.cache
+def verdicts() -> dict[str, Any]:
+    """contracts/verdicts.yaml: the codes that depend on what a server holds."""
+    text = resources.files("capmock.contracts").joinpath("verdicts.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def not_found_codes() -> frozenset[str]:
+    """Item codes for a customer the server does not know."""
+    return frozenset(str(c) for c in verdicts()["not_found"])
+
+
+def already_held_codes(operation: str) -> frozenset[str]:
+    """Item codes for a write the server already holds (a duplicate)."""
+    return frozenset(str(c) for c in verdicts()["already_held"].get(operation, ()))
 
 
 @schemathesis.check
-def documented_sample_is_accepted(ctx: Any, response: Any, case: Any) -> None:
+@guarded
+def documented_sample_is_accepted(ctx: Any, response: Any, case: Any) -> bool | None:
     """A request built from the document's own samples is accepted: no
     request-level rejection (400-408), and any failing item fails only because
-    the server does not know the sample's customer."""
+    of what the server holds: it does not know the sample's customer, or it
+    already holds what the sample writes (the run sends each sample once per
+    format, so a stateful server rightly refuses the second as a duplicate)."""
     phase, mode = phase_and_mode(case)
     if phase != "examples" or mode != GenerationMode.POSITIVE.value:
-        return
+        return not_judged(case, "documented_sample_is_accepted", "not a documented sample")
     data = body_data(response)
     code = str(status_block(data).get("code", ""))
     if code not in REQUEST_LEVEL_SUCCESS:
         fail(case, f"a documented sample was answered with request-level code {code or '?'}")
-    refused = [str(s.get("code")) for s in item_statuses(operation_of(case), data or {})
-               if str(s.get("success")) == "false" and str(s.get("code")) not in NOT_FOUND]
+    allowed = not_found_codes() | already_held_codes(operation_of(case).id)
+    refused = [str(s.get("code")) for s in item_statuses(operation_of(case), data)
+               if str(s.get("success")) == "false" and str(s.get("code")) not in allowed]
     if refused:
         fail(case, f"a documented sample was refused with item code(s) {', '.join(refused)}")
+    return None
 
 
 @schemathesis.check
+@guarded
 def errors_are_documented(ctx: Any, response: Any, case: Any) -> None:
     """A request the contract rejects gets a documented error: never a success,
     never an undocumented 5xx (a 500 must be the documented all-items-failed

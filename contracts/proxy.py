@@ -52,7 +52,7 @@ from urllib.parse import parse_qsl, quote
 import urllib3
 from flask import Flask, Response, jsonify, request
 
-from capmock.openapi import contract, envelope, parameters
+from capmock.openapi import contract, envelope, negotiation, parameters
 from capmock.openapi.codec import CodecError, data_to_json, data_to_xml, parse_xml, xml_to_data
 
 LOG = logging.getLogger("capmock.proxy")
@@ -67,10 +67,7 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
                         "te", "trailer", "trailers", "transfer-encoding", "upgrade"})
 NOT_FORWARDED = frozenset({"host", "content-length"})
 NOT_RETURNED = frozenset({"content-length", "content-encoding"})  # the body is decoded
-MEDIA = {"json": "application/json; charset=utf-8", "xml": "application/xml; charset=utf-8"}
-XML_TYPES = ("application/xml", "text/xml")
-JSON_TYPES = ("application/json", "text/json")
-SNIFFED_TYPES = ("", "text/plain", "application/octet-stream")
+MEDIA = negotiation.MEDIA
 CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
@@ -147,19 +144,6 @@ def query_violations(op: contract.Operation, query: list[tuple[str, str]]) -> li
 
 # --- bodies ------------------------------------------------------------------------
 
-def media_type(content_type: str | None) -> str:
-    return (content_type or "").split(";")[0].strip().lower()
-
-
-def format_of(media: str) -> str | None:
-    """json or xml for a media type, else None."""
-    if media in XML_TYPES or media.endswith("+xml"):
-        return "xml"
-    if media in JSON_TYPES or media.endswith("+json"):
-        return "json"
-    return None
-
-
 def json_body_violations(operation: str, role: str, body: bytes, profile: str) -> list[str]:
     try:
         data = json.loads(body)
@@ -185,10 +169,10 @@ BODY_CHECKS: dict[str, Callable[[str, str, bytes, str], list[str]]] = {
 def body_violations(operation: str, role: str, message: Exchange, profile: str) -> list[str]:
     """A body checked by its Content-Type; a request without one is sniffed."""
     content_type = message.header("content-type")
-    media = media_type(content_type)
-    fmt = format_of(media)
-    if fmt is None and role == "request" and media in SNIFFED_TYPES:
-        fmt = "xml" if message.body.lstrip()[:1] == b"<" else "json"
+    media, _ = negotiation.media_parts(content_type)
+    fmt = negotiation.format_of(media)
+    if fmt is None and role == "request" and media in negotiation.SNIFFED_TYPES:
+        fmt = negotiation.sniff(message.body)
     if fmt is None:
         return [f"Content-Type {content_type!r} is neither JSON nor XML"]
     if not message.body.strip():
@@ -209,29 +193,23 @@ def request_violations(op: contract.Operation | None, incoming: Exchange,
     return out
 
 
-def accept_format(accept: str) -> str | None:
-    """json or xml from an Accept header, by the first media type that names one."""
-    for part in accept.split(","):
-        fmt = format_of(media_type(part))
-        if fmt:
-            return fmt
-    return None
-
-
 def asked_format(incoming: Exchange) -> tuple[str, str] | None:
-    """(format, how it was asked): `format=` wins over Accept; None if neither says."""
-    for name, value in incoming.query:
-        if name == "format" and value.lower() in MEDIA:
-            return value.lower(), f"format={value}"
-    accept = incoming.header("accept") or ""
-    fmt = accept_format(accept)
-    return (fmt, f"Accept: {accept}") if fmt else None
+    """(format, how it was asked), by the contract's negotiation rules
+    (`format=` wins over Accept); None if neither says."""
+    accept = incoming.header("accept")
+    fmt = negotiation.asked_format(incoming.query, accept)
+    if fmt is None:
+        return None
+    given = next((v for n, v in incoming.query if n == "format"), None)
+    if given is not None and given.lower() == fmt:
+        return fmt, f"format={given}"
+    return fmt, f"Accept: {accept}"
 
 
 def format_violations(incoming: Exchange, answer: Exchange) -> list[str]:
     asked = asked_format(incoming)
     content_type = answer.header("content-type")
-    if asked is None or format_of(media_type(content_type)) == asked[0]:
+    if asked is None or negotiation.content_format(content_type) == asked[0]:
         return []
     return [f"{asked[1]} asked for {asked[0]} but the response Content-Type is "
             f"{content_type or '(absent)'}"]

@@ -21,14 +21,22 @@ from typing import Any
 
 import schemathesis
 
-from capmock.contracts.checks import body_data, fail, item_statuses, operation_of
+from capmock.contracts.checks import (
+    body_data,
+    fail,
+    guarded,
+    item_statuses,
+    not_found_codes,
+    not_judged,
+    operation_of,
+)
+from capmock.contracts.options import STATEFUL_CHECKS
 from capmock.openapi.codec import CodecError, xml_to_data
 
 IDENTIFIERS = ("mobile", "email", "external_id")
+UNREGISTERED = "no customer this run registered was read back"
 PROFILE = ("firstname", "lastname")
-NAMES = ("registrations_are_read_back", "identifiers_never_change", "writes_are_read_back",
-         "unknown_customer_is_not_found", "identity_change_is_pending")
-NOT_FOUND = ("1011", "1012", "1013", "1020")  # Response Codes: cannot find / not registered
+NAMES = STATEFUL_CHECKS
 RELEVANT = {  # the operations whose responses each stateful check judges
     "registrations_are_read_back": ("customer_get",),
     "identifiers_never_change": ("customer_get",),
@@ -68,7 +76,7 @@ def returned_items(case: Any, response: Any) -> list[dict[str, Any]]:
     data = body_data(response)
     if data is None:
         return []
-    node: Any = data.get("response", {})
+    node: Any = data.get("response") if isinstance(data, dict) else None
     for key in operation_of(case).item:
         node = node.get(key) if isinstance(node, dict) else None
     items = node if isinstance(node, list) else [node] if isinstance(node, dict) else []
@@ -158,17 +166,24 @@ class registrations_are_read_back:  # named after the property it verifies, like
     def __init__(self) -> None:
         self.ledger = CustomerLedger()
 
-    def after_response(self, ctx: Any, response: Any, case: Any) -> None:
+    @guarded
+    def after_response(self, ctx: Any, response: Any, case: Any) -> bool | None:
         op = operation_of(case).id
         if op in ("customer_add", "customer_update"):
             for item in written_items(case, response):
                 (self.ledger.register if op == "customer_add" else self.ledger.update)(item)
-        elif op == "customer_get":
-            for got in returned_items(case, response):
-                expected = self.ledger.find(got)
-                problems = differences(expected, got, PROFILE) if expected else []
-                if problems:
-                    fail(case, "; ".join(problems))
+            return True  # a write: remembered, judged when read back
+        if op != "customer_get":
+            return True
+        judged = False
+        for got in returned_items(case, response):
+            expected = self.ledger.find(got)
+            judged = judged or expected is not None
+            problems = differences(expected, got, PROFILE) if expected else []
+            if problems:
+                fail(case, "; ".join(problems))
+        return None if judged else not_judged(case, "registrations_are_read_back",
+                                               UNREGISTERED)
 
 
 @schemathesis.check
@@ -178,20 +193,23 @@ class identifiers_never_change:  # named after the property it verifies
     def __init__(self) -> None:
         self.ledger = CustomerLedger()
 
-    def after_response(self, ctx: Any, response: Any, case: Any) -> None:
+    @guarded
+    def after_response(self, ctx: Any, response: Any, case: Any) -> bool | None:
         op = operation_of(case).id
-        if op == "customer_add":
+        if op in ("customer_add", "customer_update"):
             for item in written_items(case, response):
-                self.ledger.register(item)
-        elif op == "customer_update":
-            for item in written_items(case, response):
-                self.ledger.update(item)
-        elif op == "customer_get":
-            for got in returned_items(case, response):
-                expected = self.ledger.find_any(got)
-                problems = differences(expected, got, IDENTIFIERS) if expected else []
-                if problems:
-                    fail(case, "an identifier changed: " + "; ".join(problems))
+                (self.ledger.register if op == "customer_add" else self.ledger.update)(item)
+            return True
+        if op != "customer_get":
+            return True
+        judged = False
+        for got in returned_items(case, response):
+            expected = self.ledger.find_any(got)
+            judged = judged or expected is not None
+            problems = differences(expected, got, IDENTIFIERS) if expected else []
+            if problems:
+                fail(case, "an identifier changed: " + "; ".join(problems))
+        return None if judged else not_judged(case, "identifiers_never_change", UNREGISTERED)
 
 
 WRITES = {  # write operation -> (read operation, field path in the item, value key)
@@ -238,44 +256,60 @@ class writes_are_read_back:  # named after the property it verifies
     def __init__(self) -> None:
         self.written: list[tuple[str, dict[str, str], set[str]]] = []
 
-    def after_response(self, ctx: Any, response: Any, case: Any) -> None:
+    @guarded
+    def after_response(self, ctx: Any, response: Any, case: Any) -> bool | None:
         op = operation_of(case).id
         if op in WRITES:
             for item, ok in zip(request_items(case), succeeded(response, case), strict=False):
                 if ok and identifiers(item):
                     self.written.append((WRITES[op][0], identifiers(item),
                                          written_values(op, item)))
+            return True
         reads = {read: (path, value) for read, path, value in WRITES.values()}
-        if op in reads and not filtered(case):
-            self.compare(case, response, op, reads[op])
+        if op not in reads:
+            return True
+        if filtered(case):
+            return not_judged(case, "writes_are_read_back", "the read was filtered")
+        if not self.compare(case, response, op, reads[op]):
+            return not_judged(case, "writes_are_read_back",
+                              "no customer this run wrote for was read back")
+        return None
 
-    def compare(self, case: Any, response: Any, op: str, where: tuple) -> None:
+    def compare(self, case: Any, response: Any, op: str, where: tuple) -> bool:
+        """Fail on what is missing; True if anything written was expected back."""
+        judged = False
         for got in returned_items(case, response):
             expected = set().union(*[values for read, ids, values in self.written
                                      if read == op and same_customer(ids, got)])
+            judged = judged or bool(expected)
             missing = expected - values_at(got, *where)
             if missing:
                 fail(case, f"written but not read back: {', '.join(sorted(missing))}")
+        return judged
 
 
 @schemathesis.check
-def identity_change_is_pending(ctx: Any, response: Any, case: Any) -> None:
+@guarded
+def identity_change_is_pending(ctx: Any, response: Any, case: Any) -> bool | None:
     """customer/update_identity records a request for the back office: item 1040."""
     if operation_of(case).id != "customer_update_identity":
-        return
-    data = body_data(response)
-    statuses = item_statuses(operation_of(case), data) if data else []
+        return True
+    statuses = item_statuses(operation_of(case), body_data(response))
     accepted = [s for s in statuses if str(s.get("success")) == "true"]
+    if not accepted:
+        return not_judged(case, "identity_change_is_pending",
+                          "no accepted identity change in the answer")
     if any(str(s.get("code")) != "1040" for s in accepted):
         fail(case, "an accepted identity change must answer item code 1040 (pending)")
+    return None
 
 
 def unknown_customer_is_not_found(response: Any, case: Any) -> None:
     """Run by the directed workflow only, for an identifier it never registered:
     not a registered check, since generated requests may name real customers."""
-    data = body_data(response)
-    statuses = item_statuses(operation_of(case), data) if data else []
+    statuses = item_statuses(operation_of(case), body_data(response))
     codes = [str(s.get("code")) for s in statuses]
-    if not codes or any(code not in NOT_FOUND for code in codes):
+    expected = not_found_codes()
+    if not codes or any(code not in expected for code in codes):
         fail(case, f"an unknown customer got item code(s) {', '.join(codes) or 'none'}, "
-                   f"expected not-found ({', '.join(NOT_FOUND)})")
+                   f"expected not-found ({', '.join(sorted(expected))})")

@@ -8,37 +8,41 @@ id, read it back, write a note, a ticket and preferences and read them back,
 and ask for an identity change; then ask for a customer nobody registered.
 Every response goes through the same check instances, so a failure reads
 like any other in the matrix.
+
+Everything a workflow writes is unique to the run and the format (a fresh
+mobile, and the run's token in every subject, note and value), so a stateful
+server that keeps earlier runs' data never sees a duplicate. A step that
+gets no HTTP answer is a failure of server_answers, and the workflow stops.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
-import requests
-from werkzeug.test import Client
-
-from capmock.contracts import stateful
-from capmock.contracts.options import MEDIA, Options
+from capmock.contracts import checks, stateful, transport
+from capmock.contracts.options import MEDIA, SERVER_ANSWERS, Options
+from capmock.contracts.runid import run_token, unique_mobile
 from capmock.openapi import contract
 from capmock.openapi.codec import data_to_xml
-from capmock.openapi.platform_auth import basic_header
 
 Step = tuple[str, dict[str, Any] | None, dict[str, str]]
+Record = Callable[..., None]
 
 
-def steps(mobile: str) -> list[Step]:
+def steps(mobile: str, token: str) -> list[Step]:
     """(operation, body, query) in order; the customer exists only in this run."""
     who = {"mobile": mobile}
     customer = {**who, "email": f"capmock.{mobile}@example.com", "external_id": f"CM{mobile}",
                 "firstname": "Capmock", "lastname": "Workflow"}
-    note = {**who, "associate_id": "capmock",
-            "notes": {"note": [{"date": "2020-01-01 10:00:00", "description": f"note {mobile}"}]}}
-    ticket = {**who, "ticket": [{"subject": f"ticket {mobile}", "message": "workflow"}]}
-    preference = {**who, "custom_fields": {"field": [{"name": "capmock", "value": mobile}]}}
+    note = {**who, "associate_id": "capmock", "notes": {"note": [
+        {"date": "2020-01-01 10:00:00", "description": f"note {token} {mobile}"}]}}
+    ticket = {**who, "ticket": [{"subject": f"ticket {token} {mobile}",
+                                 "message": f"workflow {token}"}]}
+    preference = {**who, "custom_fields": {"field": [{"name": "capmock",
+                                                      "value": f"{token}{mobile}"}]}}
     change = {"identifier": "mobile", "old_value": mobile, "new_value": "9" + mobile[1:]}
     update = {**who, "lastname": "Updated", "external_id": f"CX{mobile}"}
     return [
@@ -56,26 +60,13 @@ def steps(mobile: str) -> list[Step]:
     ]
 
 
-def sender(options: Options, fmt: str) -> Callable[..., SimpleNamespace]:
-    """A function sending one step in `fmt` and returning a response-like value."""
-    headers = {"Accept": MEDIA[fmt], "Content-Type": MEDIA[fmt]}
-    if options.auth:
-        headers["Authorization"] = basic_header(options.auth)
+REQUESTS = len(steps("0", "")) + 1  # the steps and the unknown customer's read
 
-    def send(method: str, path: str, body: dict | None, query: dict[str, str]) -> Any:
-        data = None if body is None else (
-            json.dumps(body).encode() if fmt == "json" else data_to_xml(body))
-        params = {**query, "format": fmt}
-        if options.app is not None:
-            r = Client(options.app).open(path, method=method, data=data, headers=headers,
-                                         query_string=params)
-            return SimpleNamespace(status_code=r.status_code, content=r.get_data(),
-                                   headers={"content-type": [r.headers.get("Content-Type", "")]})
-        r = requests.request(method, options.base_url.rstrip("/") + path, data=data,
-                             params=params, headers=headers, timeout=30)
-        return SimpleNamespace(status_code=r.status_code, content=r.content,
-                               headers={"content-type": [r.headers.get("Content-Type", "")]})
-    return send
+
+def encode(body: dict | None, fmt: str) -> bytes | None:
+    if body is None:
+        return None
+    return json.dumps(body).encode() if fmt == "json" else data_to_xml(body)
 
 
 def as_case(operation: str, body: dict | None, query: dict[str, str], fmt: str) -> Any:
@@ -85,42 +76,55 @@ def as_case(operation: str, body: dict | None, query: dict[str, str], fmt: str) 
                            operation=SimpleNamespace(label=f"{op.method} {op.path}"))
 
 
-def run(options: Options, fmt: str, record: Callable[[str, str, str, str | None], None]) -> None:
-    """Send every step; record(operation, check, curl-less where, failure or None)."""
-    checks = {"registrations_are_read_back": stateful.registrations_are_read_back(),
+def send(options: Options, fmt: str, operation: str, body: dict | None,
+         query: dict[str, str]) -> transport.Answer:
+    op = contract.operations()[operation]
+    return transport.send(options, fmt, op.method, op.path, encode(body, fmt),
+                          {**query, "format": fmt})
+
+
+def run(options: Options, fmt: str, record: Record) -> None:
+    """Send every step; record(operation, check, failure or None, reason if not judged)."""
+    judges = {"registrations_are_read_back": stateful.registrations_are_read_back(),
               "identifiers_never_change": stateful.identifiers_never_change(),
               "writes_are_read_back": stateful.writes_are_read_back()}
-    send = sender(options, fmt)
-    mobile = "9" + str(time.time_ns())[-11:]
-    for operation, body, query in steps(mobile):
-        op = contract.operations()[operation]
-        response = send(op.method, op.path, body, query)
+    for operation, body, query in steps(unique_mobile(), run_token()):
+        try:
+            response = send(options, fmt, operation, body, query)
+        except transport.NoAnswer as error:
+            record(operation, SERVER_ANSWERS, f"{error} (directed workflow)")
+            return
         case = as_case(operation, body, query, fmt)
-        for name, check in checks.items():
-            judge(record, operation, name, check.after_response, response, case)
-    unknown(options, fmt, send, record)
+        for name, check in judges.items():
+            judge(record, operation, name, lambda r, c, m=check.after_response: m(None, r, c),
+                  response, case)
+    unknown(options, fmt, record)
 
 
-def judge(record: Callable[..., None], operation: str, name: str, check: Callable,
+def judge(record: Record, operation: str, name: str, check: Callable[[Any, Any], Any],
           response: Any, case: Any) -> None:
-    """Run one check on one response and record its outcome."""
+    """Run one check on one response and record its outcome (True: not judged)."""
     try:
-        if name == "unknown_customer_is_not_found":
-            check(response, case)
-        else:
-            check(None, response, case)
+        skipped = check(response, case)
     except AssertionError as failure:
         record(operation, name, str(failure))
+        return
+    if skipped:
+        reasons = checks.active.take_unjudged().get((operation, name))
+        reason = reasons.most_common(1)[0][0] if reasons else "nothing to judge"
+        record(operation, name, None, reason)
     else:
         record(operation, name, None)
 
 
-def unknown(options: Options, fmt: str, send: Callable[..., Any],
-            record: Callable[..., None]) -> None:
+def unknown(options: Options, fmt: str, record: Record) -> None:
     """customer/get for an identifier this run never registered."""
-    query = {"mobile": "8" + str(time.time_ns())[-11:]}
-    op = contract.operations()["customer_get"]
-    response = send(op.method, op.path, None, query)
-    case = as_case("customer_get", None, query, fmt)
+    query = {"mobile": unique_mobile("8")}
+    try:
+        response = send(options, fmt, "customer_get", None, query)
+    except transport.NoAnswer as error:
+        record("customer_get", SERVER_ANSWERS, f"{error} (directed workflow)")
+        return
     judge(record, "customer_get", "unknown_customer_is_not_found",
-          stateful.unknown_customer_is_not_found, response, case)
+          stateful.unknown_customer_is_not_found, response,
+          as_case("customer_get", None, query, fmt))

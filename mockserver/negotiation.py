@@ -1,68 +1,32 @@
-"""Format negotiation as the platform does it (FACTS, Formats).
-
-The response format follows `format=` if present, else the Accept header,
-else the server's default (JSON: real clients send neither and expect JSON).
-The request body's format follows Content-Type; without one, the first
-non-blank byte decides ('<' is XML), as lenient clients rely on.
+"""Format negotiation for the mock: the contract layer's rules
+(`capmock.openapi.negotiation`, shared with the proxy and the conformance
+suite, so all three judge `format=`, Accept and Content-Type alike), with a
+client error turned into the mock's Rejection (request-level 400).
 """
 
 from __future__ import annotations
 
 from capmock.mockserver.errors import Rejection
 from capmock.mockserver.http import MockRequest
+from capmock.openapi import negotiation
+from capmock.openapi.negotiation import MEDIA, accept_format
 
 BAD_REQUEST = 400
-MEDIA = {"json": "application/json; charset=utf-8", "xml": "application/xml; charset=utf-8"}
-XML_TYPES = ("application/xml", "text/xml")
-JSON_TYPES = ("application/json", "text/json")
-CHARSETS = ("utf-8", "utf8", "us-ascii")
 
-
-def format_param(request: MockRequest) -> str | None:
-    for name, value in request.query:
-        if name == "format":
-            if value.lower() not in MEDIA:
-                raise Rejection(BAD_REQUEST, f"format={value!r}: use json or xml")
-            return value.lower()
-    return None
-
-
-def accept_format(accept: str) -> str | None:
-    """json or xml from an Accept header, by the first media type that names one."""
-    for part in accept.split(","):
-        media = part.split(";")[0].strip().lower()
-        if media in XML_TYPES or media.endswith("+xml"):
-            return "xml"
-        if media in JSON_TYPES or media.endswith("+json"):
-            return "json"
-    return None
+__all__ = ["MEDIA", "accept_format", "body_format", "response_format"]
 
 
 def response_format(request: MockRequest, default: str) -> str:
     """The format of the answer: format= overrides Accept, then the default."""
-    return format_param(request) or accept_format(request.header("accept")) or default
-
-
-def media_parts(content_type: str) -> tuple[str, str | None]:
-    media, _, params = content_type.partition(";")
-    charset = None
-    for param in params.split(";"):
-        key, _, value = param.partition("=")
-        if key.strip().lower() == "charset":
-            charset = value.strip().strip('"').lower()
-    return media.strip().lower(), charset
+    try:
+        return negotiation.response_format(request.query, request.header("accept"), default)
+    except negotiation.NegotiationError as error:
+        raise Rejection(BAD_REQUEST, str(error)) from None
 
 
 def body_format(request: MockRequest) -> str:
     """The format of the request body, by Content-Type (or by sniffing if absent)."""
-    media, charset = media_parts(request.header("content-type"))
-    if charset is not None and charset not in CHARSETS:
-        raise Rejection(BAD_REQUEST, f"charset {charset!r} is not supported; send UTF-8")
-    if media in XML_TYPES or media.endswith("+xml"):
-        return "xml"
-    if media in JSON_TYPES or media.endswith("+json"):
-        return "json"
-    if media and media not in ("text/plain", "application/octet-stream"):
-        raise Rejection(BAD_REQUEST, f"Content-Type {media!r}: send application/json or "
-                                     "application/xml")
-    return "xml" if request.body.lstrip()[:1] == b"<" else "json"
+    try:
+        return negotiation.body_format(request.header("content-type"), request.body)
+    except negotiation.NegotiationError as error:
+        raise Rejection(BAD_REQUEST, str(error)) from None

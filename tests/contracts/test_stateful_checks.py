@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from statefake import StatefulFake
 
-from capmock.contracts import runner, stateful
+from capmock.contracts import checks, runner, stateful
 from capmock.contracts.options import Options
 from capmock.contracts.probe import STATELESS
 from capmock.mockserver.settings import Settings
@@ -186,3 +186,37 @@ def test_a_filtered_read_is_not_judged() -> None:
     with pytest.raises(AssertionError, match="written but not read back"):
         check.after_response(None, answer, case("customer_notes_get", query={
             "mobile": "44700900999"}))
+
+
+def test_an_empty_identity_change_answer_is_not_judged() -> None:
+    """No accepted item, nothing to judge: not an `ok`, a reason."""
+    checks.active.take_unjudged()
+    empty = SimpleNamespace(status_code=200, content=b"",
+                            headers={"content-type": ["application/json; charset=utf-8"]})
+    assert stateful.identity_change_is_pending(None, empty, case("customer_update_identity"))
+    reasons = checks.active.take_unjudged()
+    assert reasons[("customer_update_identity", "identity_change_is_pending")] == {
+        "no accepted identity change in the answer": 1}
+
+
+def test_a_read_of_a_customer_nobody_registered_is_not_judged() -> None:
+    checks.active.take_unjudged()
+    check = stateful.registrations_are_read_back()
+    assert check.after_response(None, customers(TOM), case("customer_get"))
+    assert ("customer_get", "registrations_are_read_back") in checks.active.take_unjudged()
+    register(check, **TOM)
+    assert check.after_response(None, customers(TOM), case("customer_get")) is None  # judged
+
+
+def test_a_foreign_body_shape_never_crashes_a_check() -> None:
+    for body in (b'"just a string"', b"[1, 2]", b"null", b'{"response": "x"}'):
+        answer = SimpleNamespace(status_code=200, content=body,
+                                 headers={"content-type": ["application/json; charset=utf-8"]})
+        assert checks.item_statuses(contract.operations()["customer_get"],
+                                    checks.body_data(answer)) == []
+        stateful.identity_change_is_pending(None, answer, case("customer_update_identity"))
+        with pytest.raises(AssertionError, match="is not of type 'object'"):
+            checks.json_conforms_to_schema(None, answer, case("customer_get"))
+        if body != b"null":  # JSON null reads as "no data": the schema check reports it
+            with pytest.raises(AssertionError, match=r"response\.status|not in the platform"):
+                checks.envelope_is_coherent(None, answer, case("customer_get"))
