@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, NoReturn
 
 import schemathesis
 import yaml
@@ -138,7 +138,7 @@ def where(case: Any) -> str:
     return f"{case.method.upper()} {case.path} ({asked_format(case) or 'default format'})"
 
 
-def fail(case: Any, message: str) -> None:
+def fail(case: Any, message: str) -> NoReturn:
     raise AssertionError(f"{where(case)}: {message}")
 
 

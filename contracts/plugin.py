@@ -81,6 +81,10 @@ def options_from(config: pytest.Config) -> Any:
     def get(name: str) -> Any:
         return config.getoption(f"capmock_{name}")
 
+    url = base_url(config)
+    if not url:
+        raise pytest.UsageError("pass --base-url (or --capmock-base-url)")
+
     formats, phases = csv(get("formats")), csv(get("phases"))
     operations, checks = csv(get("operations")), csv(get("checks"))
     for name, values, allowed in (("formats", formats, run_options.FORMATS),
@@ -91,7 +95,7 @@ def options_from(config: pytest.Config) -> Any:
         if unknown:
             raise pytest.UsageError(f"--capmock-{name}: unknown {', '.join(sorted(unknown))}")
     return run_options.Options(
-        base_url=base_url(config), auth=get("auth"), formats=formats, profile=get("profile"),
+        base_url=url, auth=get("auth"), formats=formats, profile=get("profile"),
         phases=phases, operations=operations, checks=checks, max_examples=get("max_examples"),
         workers=get("workers"), seed=get("seed"), http_status=get("http_status"),
         request_timeout=get("request_timeout"))

@@ -386,25 +386,26 @@ def run(options: Options, progress: Progress = lambda _update: None) -> Matrix:
     checks.active.http_status = options.http_status
     checks.active.take_unjudged()
     started = time.monotonic()
-    matrix = Matrix(info=run_info(options))
+    info = run_info(options)
+    matrix = Matrix(info=info)
     stateful_server = holds_state(options)
-    matrix.info.stateful_server = stateful_server
+    info.stateful_server = stateful_server
     progress(f"server holds state: {'yes' if stateful_server else 'no'}")
     options = dataclasses.replace(options, stateful_checks=stateful_server)
     pace = Pace(units(options), progress)
     for fmt in options.formats:
         if not run_format(options, fmt, matrix, pace):
-            matrix.info.stopped = "--fail-fast: stopped at the first failure"
+            info.stopped = "--fail-fast: stopped at the first failure"
             break
         if stateful_server and "stateful" in options.phases:
             workflows.run(options, fmt, workflow_recorder(matrix, fmt, options))
             pace.cases += workflows.REQUESTS
         if options.fail_fast and matrix.failed:
-            matrix.info.stopped = "--fail-fast: stopped at the first failure"
+            info.stopped = "--fail-fast: stopped at the first failure"
             break
-    fill_unexercised(matrix, options, matrix.info.stopped is not None)
-    matrix.info.duration_s = round(time.monotonic() - started, 1)
-    matrix.info.requests = pace.cases
+    fill_unexercised(matrix, options, info.stopped is not None)
+    info.duration_s = round(time.monotonic() - started, 1)
+    info.requests = pace.cases
     return matrix
 
 

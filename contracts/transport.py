@@ -54,10 +54,10 @@ def send(options: Options, fmt: str, method: str, path: str, data: bytes | None,
     """Send one request in `fmt`; raise NoAnswer when no HTTP answer comes."""
     headers = headers_for(options, fmt, data is not None)
     if options.app is not None:
-        r = Client(options.app).open(path, method=method, data=data, headers=headers,
-                                     query_string=query)
-        return Answer(r.status_code, r.get_data(),
-                      {k.lower(): [v] for k, v in r.headers.items()})
+        local = Client(options.app).open(path, method=method, data=data, headers=headers,
+                                         query_string=query)
+        return Answer(local.status_code, local.get_data(),
+                      {k.lower(): [v] for k, v in local.headers.items()})
     url = options.base_url.rstrip("/") + path
     try:
         r = requests.request(method, url, data=data, params=query, headers=headers,

@@ -17,6 +17,7 @@ gets no HTTP answer is a failure of server_answers, and the workflow stops.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -85,7 +86,7 @@ def send(options: Options, fmt: str, operation: str, body: dict | None,
 
 def run(options: Options, fmt: str, record: Record) -> None:
     """Send every step; record(operation, check, failure or None, reason if not judged)."""
-    judges = {"registrations_are_read_back": stateful.registrations_are_read_back(),
+    judges: dict[str, Any] = {"registrations_are_read_back": stateful.registrations_are_read_back(),
               "identifiers_never_change": stateful.identifiers_never_change(),
               "writes_are_read_back": stateful.writes_are_read_back()}
     for operation, body, query in steps(unique_mobile(), run_token()):
@@ -96,7 +97,7 @@ def run(options: Options, fmt: str, record: Record) -> None:
             return
         case = as_case(operation, body, query, fmt)
         for name, check in judges.items():
-            judge(record, operation, name, lambda r, c, m=check.after_response: m(None, r, c),
+            judge(record, operation, name, functools.partial(check.after_response, None),
                   response, case)
     unknown(options, fmt, record)
 

@@ -212,7 +212,7 @@ def answer_format(mock: Mock) -> str:
         return mock.settings.default_format
 
 
-def unexpected(mock: Mock, error: Exception) -> Response:
+def unexpected(mock: Mock, error: Exception) -> Response | HTTPException:
     """A bug in capmock is answered with FACTS 407 "Unknown Error", logged with its trace."""
     if isinstance(error, HTTPException):
         return error
