@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask.testing import FlaskClient
-from sandboxhelpers import close_stores, code_of, get, listed, post, sandbox
+from sandboxhelpers import ADMIN, close_stores, code_of, get, listed, post, sandbox
 
 from capmock.mockserver.sandbox import transfer
 from capmock.mockserver.sandbox.store import open_store
@@ -340,9 +340,10 @@ def import_all(c: FlaskClient) -> list[tuple[float, int, int, Any]]:
     for k in range(IMPORTS):
         which = 0 if k % 5 == 2 else 1 + k % 2
         if which:
-            answer = c.post("/__capmock/sandbox/import", data=json.dumps(sandbox_file(which)))
+            answer = c.post("/__capmock/sandbox/import", data=json.dumps(sandbox_file(which)),
+                            content_type="application/json")
         else:
-            answer = c.post("/__capmock/sandbox/reset")
+            answer = c.post("/__capmock/sandbox/reset", headers=ADMIN)
         done.append((time.monotonic(), which, answer.status_code, answer.get_json()))
     return done
 
