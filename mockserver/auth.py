@@ -21,9 +21,11 @@ def expected_header(credentials: str) -> str:
 
 
 def sent_credentials(header: str) -> tuple[str, str] | None:
-    """(till, md5hex) from an Authorization header, None if it is not valid Basic."""
+    """(till, md5hex) from an Authorization header, None if it is not valid Basic:
+    a token that is not base64 (non-ASCII characters included), credentials
+    that are not UTF-8 or have no colon."""
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "basic":
+    if scheme.lower() != "basic" or not token.isascii():
         return None
     try:
         till, sep, digest = base64.b64decode(token.strip(), validate=True).decode().partition(":")
@@ -40,6 +42,6 @@ def authenticate(request: MockRequest, credentials: str | None) -> None:
     if sent is None:
         raise Rejection(UNAUTHORIZED, "send Authorization: Basic base64(till:md5(password))")
     expected = sent_credentials(expected_header(credentials))
-    if not (hmac.compare_digest(sent[0], expected[0])
-            and hmac.compare_digest(sent[1].lower(), expected[1])):
+    if not (hmac.compare_digest(sent[0].encode(), expected[0].encode())
+            and hmac.compare_digest(sent[1].lower().encode(), expected[1].encode())):
         raise Rejection(UNAUTHORIZED, f"till {sent[0]!r}: wrong till code or password")

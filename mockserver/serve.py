@@ -71,11 +71,15 @@ def run_granian(settings: Settings, host: str, port: int, workers: int,
               help="Record requests for /__capmock/journal (shared by workers via SQLite).")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="One log line per request.")
+@click.option("--import-limit", "import_limit_mib", default=64, show_default=True,
+              type=click.IntRange(1, 4096), metavar="MIB",
+              help="Largest body /__capmock/sandbox/import and load take, in MiB.")
 @sandbox_options
 def command(host: str, port: int, mode: str, auth: str | None, workers: int, threads: int,
             http_status: str,
             batch_limit: int, default_format: str, cors: bool, delay_ms: int,
-            record: bool, access_log: bool, **sandbox: object) -> None:
+            record: bool, access_log: bool, import_limit_mib: int,
+            **sandbox: object) -> None:
     """Serve the mock of the customer API (JSON and XML)."""
     with tempfile.TemporaryDirectory(prefix="capmock-") as tmp:
         journal = str(Path(tmp) / "journal.sqlite") if workers > 1 and record else None
@@ -85,6 +89,7 @@ def command(host: str, port: int, mode: str, auth: str | None, workers: int, thr
                             batch_limit=batch_limit, default_format=default_format, cors=cors,
                             delay_ms=delay_ms, journal_path=journal,
                             journal_size=1000 if record else 0, access_log=access_log,
+                            import_limit=import_limit_mib * 1_048_576,
                             **sandbox_settings(mode, workers, sandbox))
         click.echo(f"capmock {mode} mock on http://{host}:{port}/v1.1/customer/ "
                    f"(reference: http://{host}:{port}/__capmock/docs)", err=True)

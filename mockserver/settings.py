@@ -35,6 +35,8 @@ class Settings:
     allow_external_id_update: bool = False  # CONF_LOYALTY_ALLOW_EXTERNAL_ID_UPDATE
     registration_past_days: int = 36500  # registered_on older than this: 1034
     registration_future_days: int = 0  # registered_on later than now + this: 1034
+    # the sandbox's import and load (an export is larger than any request): bytes
+    import_limit: int = 64 * 1_048_576
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))

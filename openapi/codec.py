@@ -24,7 +24,8 @@ Data -> XML (``data_to_xml``), input ``{root_tag: value}``:
 - str -> text; bool -> ``"true"``/``"false"``; int/float -> ``str(value)``;
   ``None``, ``""`` and ``{}`` -> an empty element;
 - keys must be XML names without a namespace (NCName), text must consist of
-  XML 1.0 characters; anything else raises ``CodecError``;
+  XML 1.0 characters; anything else raises ``CodecError`` (``clean`` holds
+  that rule, so input can be refused before it is ever stored);
 - output is UTF-8 with an optional ``<?xml version="1.0" encoding="UTF-8"?>``
   line, optionally indented by 2 spaces, and always ends with a newline.
 
@@ -41,11 +42,12 @@ Parsers are kept one per thread.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from typing import Any
 
 from lxml import etree
+
+from capmock.openapi.clean import BAD_XML_CHAR
 
 __all__ = [
     "CodecError",
@@ -60,7 +62,6 @@ __all__ = [
 _XML_WS = " \t\r\n"
 _DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 _DOCTYPE_MARK = b"<!DOCTYPE"
-_BAD_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _ABSENT = object()
 
 _local = threading.local()
@@ -214,7 +215,7 @@ def xml_to_data(body: bytes | str | etree._Element) -> dict[str, Any]:
 
 
 def _bad_char_error(element: etree._Element, text: str) -> CodecError:
-    match = _BAD_XML_CHAR.search(text)
+    match = BAD_XML_CHAR.search(text)
     where = f"U+{ord(match.group()):04X} at offset {match.start()}" if match else repr(text)
     return CodecError(f"{_path(element)}: character not allowed in XML 1.0 ({where})")
 
