@@ -40,6 +40,7 @@ __all__ = [
     "escape_text",
     "load_json",
     "text_problem",
+    "whole_number",
 ]
 
 BAD_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -65,6 +66,18 @@ class _Refused:
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
+
+
+def whole_number(value: Any) -> int | None:
+    """The number a text of ASCII digits stands for, when it has at most
+    MAX_DIGITS of them; else None. ("²".isdigit() is true and int() refuses
+    it; int() refuses past 4300 digits.) An int is taken as it is, in range."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 <= value < _LIMIT else None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and \
+            len(value) <= MAX_DIGITS:
+        return int(value)
+    return None
 
 
 def text_problem(text: str) -> str | None:

@@ -42,6 +42,7 @@ Parsers are kept one per thread.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from typing import Any
 
@@ -62,6 +63,7 @@ __all__ = [
 _XML_WS = " \t\r\n"
 _DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 _DOCTYPE_MARK = b"<!DOCTYPE"
+_INVALID_CHAR = re.compile(r"invalid (?:Char|xmlChar) value (\d+)")
 _ABSENT = object()
 
 _local = threading.local()
@@ -107,6 +109,11 @@ def _depth_probe(max_depth: int) -> etree.XPath:
 
 def _syntax_error(body: bytes, error: etree.XMLSyntaxError) -> CodecError:
     message = error.msg or str(error)
+    bad_char = _INVALID_CHAR.search(message)
+    if bad_char:  # libxml2 refuses what XML 1.0 cannot carry, as clean.text_problem does
+        line, column = error.position
+        return CodecError(f"character not allowed in XML 1.0 (U+{int(bad_char.group(1)):04X}"
+                          f" at line {line}, column {column})")
     if message.startswith("Unsupported encoding"):
         return CodecError(f"declared XML encoding cannot be decoded: {message}")
     if _DOCTYPE_MARK in body:
