@@ -220,21 +220,15 @@ HTTP_KEPT = (401, 404, 405, 406, 408)
 def http_error(mock: Mock, error: HTTPException) -> Response:
     """Werkzeug's refusals in the envelope, never its HTML pages. A path its
     router cannot match (a control character such as %0a: `<path:path>`
-    stops at a newline) and a wrong method on the mock's paths go through the
-    pipeline, which answers them like any unknown resource or method; a wrong
-    method on an admin endpoint is 405 naming the methods it takes."""
+    stops at a newline) and a method no rule takes go through the pipeline,
+    which answers them as it answers any unknown resource (404) or method (405)."""
     if error.response is not None:  # abort(Response): an answer already made
         return error.response
-    if isinstance(error, NotFound | MethodNotAllowed) and \
-            not request.path.startswith(admin.PREFIX + "/"):
+    if isinstance(error, NotFound | MethodNotAllowed):
         try:
             return mock_view(mock)
         except TooLarge as too_big:  # raised inside this handler: no other handler sees it
             return too_large(mock, too_big.limit)
-    if isinstance(error, MethodNotAllowed) and error.valid_methods:
-        allowed = ", ".join(sorted(set(error.valid_methods) - {"HEAD", "OPTIONS"}))
-        detail = f"{request.method} is not allowed on {request.path}; use {allowed}"
-        return refusal(mock, Rejection(405, detail), answer_format(mock))
     code = error.code or 500
     if code >= 500:
         return unexpected(mock, error)

@@ -52,6 +52,7 @@ BAD_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff
 # ValueError, in json.loads and in YAML's int constructor alike), so a longer
 # number reached capmock's code as an exception: a 407 instead of a 400.
 MAX_DIGITS = 20
+_RISKY_ESCAPE = re.compile(r"\\[ubf]")
 _LIMIT = 10**MAX_DIGITS
 
 
@@ -181,12 +182,13 @@ def data_problem(data: Any, *, structure: bool = True) -> str | None:
 
 
 def _may_hide_bad_text(text: str) -> bool:
-    """Can JSON text that parsed hold text XML cannot carry? Only through a
-    \\u escape or a raw U+FFFE/U+FFFF: the parser refuses raw control
-    characters, and text decoded from UTF-8 has no lone surrogate. Checked
-    with single-character searches first (a few hundred nanoseconds for a
-    typical body, against tens of microseconds for walking it)."""
-    if "\\" in text and "\\u" in text:
+    """Can JSON text that parsed hold text XML cannot carry? Only through an
+    escape (\\u0015, and \\b and \\f, the short forms of U+0008 and U+000C)
+    or a raw U+FFFE/U+FFFF: the parser refuses raw control characters, and
+    text decoded from UTF-8 has no lone surrogate. A single-character search
+    first (a few hundred nanoseconds for a typical body, against tens of
+    microseconds for walking it)."""
+    if "\\" in text and _RISKY_ESCAPE.search(text):
         return True
     return not text.isascii() and ("\ufffe" in text or "\uffff" in text)
 
