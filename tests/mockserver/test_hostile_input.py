@@ -27,7 +27,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from servedmock import http, served
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, RequestHeaderFieldsTooLarge
+from werkzeug.exceptions import BadRequest, RequestHeaderFieldsTooLarge
 
 from capmock.mockserver.sandbox import cli, transfer
 from capmock.mockserver.settings import Settings
@@ -224,12 +224,10 @@ def test_integer_query_parameter_past_twenty_digits_is_400(c: FlaskClient, fmt: 
     assert_refused(answer, fmt, "limit", "20 digits")
 
 
-@pytest.mark.parametrize("value", ["9" * 5000, "%C2%B2"], ids=["5000 digits", "superscript"])
-def test_user_id_that_is_no_number_is_not_found(box: FlaskClient, fmt: str, value: str) -> None:
-    answer = box.get(f"/v1.1/customer/get?user_id={value}&format={fmt}")
-    assert answer.status_code in (400, 500)
-    status = envelope(answer)
-    assert status["status"]["code"] in ("400", "500")
+def test_a_5000_digit_user_id_is_not_found(box: FlaskClient, fmt: str) -> None:
+    answer = box.get(f"/v1.1/customer/get?user_id={'9' * 5000}&format={fmt}")
+    assert answer.status_code == 500, answer.data[:300]
+    assert envelope(answer)["customers"]["customer"]["item_status"]["code"] == "1011"
 
 
 # --- sandbox files: import, load, capmock seed ------------------------------------------
@@ -245,17 +243,22 @@ HOSTILE_FILES = {
     "yaml 5000 digits": sandbox_yaml(f"- mobile: '{MOBILE}'\n  lifetime_points: {'9' * 5000}\n"),
     "yaml !!binary": sandbox_yaml(f"- mobile: '{MOBILE}'\n  firstname: !!binary aGVsbG8=\n"),
     "yaml !!set": sandbox_yaml(f"- mobile: '{MOBILE}'\n  tags: !!set {{a: null}}\n"),
-    "yaml !!python": sandbox_yaml("- mobile: !!python/object/apply:os.getpid []\n"),
-    "yaml local tag": sandbox_yaml("- mobile: !phone '919845000111'\n"),
     "yaml control": sandbox_yaml(f"- mobile: '{MOBILE}'\n  firstname: \"a\\x15b\"\n"),
-    "yaml alias": sandbox_yaml(f"- &one {{mobile: '{MOBILE}'}}\n- *one\n"),
+    "yaml alias": sandbox_yaml(f"- {{mobile: '{MOBILE}', tags: &t [a]}}\n"
+                               "- {mobile: '919845000112', tags: *t}\n"),
     "json NaN": json.dumps({**SANDBOX_FILE, "customers": [{"mobile": MOBILE,
                                                             "firstname": float("nan")}]}),
-    "json surrogate": json.dumps({**SANDBOX_FILE, "customers": [{"mobile": MOBILE,
-                                                                  "firstname": "\ud800"}]}),
     "json key": json.dumps({**SANDBOX_FILE, "customers": [{"mobile": MOBILE, "a b": "1"}]}),
     "json nested list": json.dumps({**SANDBOX_FILE, "customers": [{"mobile": MOBILE,
                                                                     "firstname": [["x"]]}]}),
+}
+# Refused before issue 12 already (safe loader, YAML's escapes, the record id
+# check), and still: kept as guards of the same rule.
+ALREADY_REFUSED = {
+    "yaml !!python": sandbox_yaml("- mobile: !!python/object/apply:os.getpid []\n"),
+    "yaml local tag": sandbox_yaml("- mobile: !phone '919845000111'\n"),
+    "json surrogate": json.dumps({**SANDBOX_FILE, "customers": [{"mobile": MOBILE,
+                                                                  "firstname": "\ud800"}]}),
     "json record id 0": json.dumps({**SANDBOX_FILE, "customers": [{
         "mobile": MOBILE, "records": {"notes": [{"_record_id": 0, "description": "d"}]}}]}),
 }
@@ -272,7 +275,8 @@ def exported(c: FlaskClient) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("endpoint", ["import", "load"])
-@pytest.mark.parametrize("text", list(HOSTILE_FILES.values()), ids=list(HOSTILE_FILES))
+@pytest.mark.parametrize("text", [*HOSTILE_FILES.values(), *ALREADY_REFUSED.values()],
+                         ids=[*HOSTILE_FILES, *ALREADY_REFUSED])
 def test_sandbox_file_beyond_the_rule_is_400_and_changes_nothing(
         box: FlaskClient, endpoint: str, text: str) -> None:
     before = exported(box)
@@ -332,9 +336,11 @@ def test_a_yaml_file_json_does_not_parse_is_still_read() -> None:
 # --- bodies -----------------------------------------------------------------------------
 
 def chunked_post(c: FlaskClient, path: str, body: bytes) -> Any:
-    """A POST with Transfer-Encoding: chunked and no Content-Length."""
+    """A POST with Transfer-Encoding: chunked, as granian hands it over: no
+    Content-Length (the test client would set one), wsgi.input_terminated."""
     return c.post(path, input_stream=io.BytesIO(body),
-                  headers={"Transfer-Encoding": "chunked", "Content-Type": "application/json"})
+                  headers={"Transfer-Encoding": "chunked", "Content-Type": "application/json"},
+                  environ_overrides={"CONTENT_LENGTH": "", "wsgi.input_terminated": True})
 
 
 def big_add(size: int) -> bytes:
@@ -376,9 +382,8 @@ def test_a_control_character_in_the_path_gets_the_envelope_404(c: FlaskClient, f
     assert_refused(c.get(f"{path}{joiner}format={fmt}"), fmt, code=404)
 
 
-@pytest.mark.parametrize("error", [BadRequest(), RequestEntityTooLarge(),
-                                   RequestHeaderFieldsTooLarge()],
-                         ids=["400", "413", "431"])
+@pytest.mark.parametrize("error", [BadRequest(), RequestHeaderFieldsTooLarge()],
+                         ids=["400", "431"])
 def test_werkzeug_refusals_answer_in_the_envelope(mode: str, fmt: str, error: Exception) -> None:
     """What Werkzeug raises while parsing a request is answered as the pipeline
     answers: the envelope in the asked format, never its HTML page."""
