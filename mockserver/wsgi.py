@@ -29,7 +29,7 @@ from capmock.mockserver.http import MockRequest, MockResponse
 from capmock.mockserver.journal import Raw, open_journal
 from capmock.mockserver.pipeline import handle, rejected
 from capmock.mockserver.settings import Settings
-from capmock.openapi import contract
+from capmock.openapi import codes, contract
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]  # others: see create_app
 CACHE_SIZE = 4096
@@ -211,17 +211,14 @@ def answer_format(mock: Mock) -> str:
         return mock.settings.default_format
 
 
-# Werkzeug's own refusals that have a FACTS request-level code of the same
-# number keep it; any other 4xx (400 from its own parsing, 413, 431 ...) is
-# the generic 400 "Input is invalid".
-HTTP_KEPT = (401, 404, 405, 406, 408)
-
-
 def http_error(mock: Mock, error: HTTPException) -> Response:
     """Werkzeug's refusals in the envelope, never its HTML pages. A path its
     router cannot match (a control character such as %0a: `<path:path>`
     stops at a newline) and a method no rule takes go through the pipeline,
-    which answers them as it answers any unknown resource (404) or method (405)."""
+    which answers them as it answers any unknown resource (404) or method (405).
+    Any other refusal keeps its status when the FACTS table has that
+    request-level code, else (400 from Werkzeug's own parsing, 413, 431 ...)
+    it is the generic 400 "Input is invalid"."""
     if error.response is not None:  # abort(Response): an answer already made
         return error.response
     if isinstance(error, NotFound | MethodNotAllowed):
@@ -232,7 +229,7 @@ def http_error(mock: Mock, error: HTTPException) -> Response:
     code = error.code or 500
     if code >= 500:
         return unexpected(mock, error)
-    kept = code if code in HTTP_KEPT else 400
+    kept = code if code in codes.request_codes() else 400
     return refusal(mock, Rejection(kept, f"{code} {error.name}"), answer_format(mock))
 
 

@@ -11,7 +11,8 @@ sandbox's file transfer (import, load, `capmock seed`), and the codec itself:
   exists in both formats, so they are refused at the door rather than stored;
 - **keys** are XML element names without a namespace, and no list sits
   directly inside a list: the XML form (``codec.data_to_xml``) has no way to
-  write either;
+  write either (held to what is stored as it is, sandbox files; request
+  bodies, read field by field, are not: see ``data_problem``);
 - **numbers** are finite (no NaN or Infinity: JSON has no such values, and
   an export that wrote them would not be JSON) and whole numbers have at most
   ``MAX_DIGITS`` digits;
