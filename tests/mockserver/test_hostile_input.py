@@ -30,6 +30,7 @@ from servedmock import http, served
 from werkzeug.exceptions import BadRequest, RequestHeaderFieldsTooLarge
 
 from capmock.mockserver.sandbox import cli, transfer
+from capmock.mockserver.serve import command as serve_command
 from capmock.mockserver.settings import Settings
 from capmock.mockserver.wsgi import create_app
 from capmock.openapi import clean
@@ -357,6 +358,28 @@ def test_chunked_body_over_the_limit_is_refused_not_cut(c: FlaskClient, mode: st
 def test_chunked_body_within_the_limit_is_read_whole(c: FlaskClient) -> None:
     answer = chunked_post(c, "/v1.1/customer/add?format=json", big_add(1000))
     assert answer.status_code == 200, answer.data[:300]
+
+
+def test_import_and_load_take_the_import_limit_not_the_request_limit() -> None:
+    c = make_client("sandbox", max_body_bytes=1000, import_limit=100_000)
+    try:
+        export = c.get("/__capmock/sandbox/export").data
+        assert 1000 < len(export) < 100_000
+        assert c.post("/__capmock/sandbox/import", data=export).status_code == 200
+    finally:
+        close(c)
+    c = make_client("sandbox", import_limit=1000)
+    try:
+        answer = c.post("/__capmock/sandbox/load", data=c.get("/__capmock/sandbox/export").data)
+        assert answer.status_code == 400
+        assert "larger than 1000 bytes (--import-limit)" in json.loads(answer.data)["error"]
+    finally:
+        close(c)
+
+
+def test_serve_refuses_an_import_limit_out_of_range() -> None:
+    result = CliRunner().invoke(serve_command, ["--import-limit", "0"])
+    assert result.exit_code == 2 and "--import-limit" in result.output
 
 
 @pytest.mark.parametrize(("query", "headers"), [
