@@ -19,6 +19,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, request
 
 from capmock.mockserver import access, auth
+from capmock.mockserver.bodies import TooLarge, read_body
 from capmock.mockserver.errors import Rejection
 from capmock.mockserver.journal import Budget
 from capmock.mockserver.reference import CONTENT_TYPE as HTML
@@ -160,9 +161,15 @@ def sandbox_load() -> Response:
 
 
 def sandbox_file(action: Any) -> Response:
+    """Import or load the body, read within the import limit (`--import-limit`,
+    Settings.import_limit: an export is larger than any request, and must
+    re-import)."""
     store = sandbox().store
     try:
-        return as_json({"customers": action(store, transfer.parse(request.get_data()))})
+        raw = read_body(request.environ, mock().settings.import_limit)
+        return as_json({"customers": action(store, transfer.parse(raw))})
+    except TooLarge as error:
+        return as_json({"error": f"not a loadable sandbox file: {error} (--import-limit)"}, 400)
     except transfer.BadSandboxFile as error:
         return as_json({"error": f"not a loadable sandbox file: {error}"}, 400)
 

@@ -31,9 +31,11 @@ def expected_header(credentials: str) -> str:
 
 
 def sent_credentials(header: str) -> tuple[str, str] | None:
-    """(till, password) from an Authorization header, None if it is not valid Basic."""
+    """(till, password) from an Authorization header, None if it is not valid Basic:
+    a token that is not base64 (non-ASCII characters included), credentials
+    that are not UTF-8 or have no colon."""
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "basic":
+    if scheme.lower() != "basic" or not token.isascii():
         return None
     try:
         till, sep, password = base64.b64decode(token.strip(), validate=True).decode().partition(":")

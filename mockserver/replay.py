@@ -52,10 +52,14 @@ def prefer_pairs(request: MockRequest) -> dict[str, str]:
 
 
 def as_int(pairs: dict[str, str], key: str, low: int, high: int) -> int | None:
+    """pairs[key] as a number low-high, None when absent; 400 otherwise. ASCII
+    digits only ("²".isdigit() is true, and int() refuses it), and no longer
+    than `high` (int() refuses past 4300 digits)."""
     if key not in pairs:
         return None
     value = pairs[key]
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not (value.isascii() and value.isdigit() and len(value) <= len(str(high))) \
+            or not low <= int(value) <= high:
         raise Rejection(BAD_REQUEST, f"Prefer {key}={value!r}: expected a number {low}-{high}")
     return int(value)
 

@@ -87,13 +87,16 @@ def run_granian(settings: Settings, serving: Serving, workers: int,
               type=click.IntRange(65_536), help="Bytes the journal keeps, per worker.")
 @click.option("--journal-body-bytes", default=DEFAULTS.journal_body_bytes, show_default=True,
               type=click.IntRange(0), help="Bytes of each request body the journal keeps.")
+@click.option("--import-limit", "import_limit_mib", default=64, show_default=True,
+              type=click.IntRange(1, 4096), metavar="MIB",
+              help="Largest body /__capmock/sandbox/import and load take, in MiB.")
 @sandbox_options
 def command(host: str, port: int, mode: str, auth: str | None, workers: int, threads: int,
             http_status: str,
             batch_limit: int, default_format: str, cors: bool, delay_ms: int,
             record: bool, access_log: bool, admin_auth: str | None, allowed_hosts: str | None,
             journal_size: int, journal_bytes: int, journal_body_bytes: int,
-            idle_timeout: float, max_connections: int | None,
+            import_limit_mib: int, idle_timeout: float, max_connections: int | None,
             **sandbox: object) -> None:
     """Serve the mock of the customer API (JSON and XML)."""
     serving = prepare(host, port, idle_timeout, max_connections)
@@ -109,6 +112,7 @@ def command(host: str, port: int, mode: str, auth: str | None, workers: int, thr
                             journal_size=journal_size if record else 0, access_log=access_log,
                             admin_auth=admin_auth, bound_host=host, allowed_hosts=allowed_hosts,
                             journal_bytes=journal_bytes, journal_body_bytes=journal_body_bytes,
+                            import_limit=import_limit_mib * 1_048_576,
                             **sandbox_settings(mode, workers, sandbox))
         click.echo(f"capmock {mode} mock on http://{host}:{port}/v1.1/customer/ "
                    f"(reference: http://{host}:{port}/__capmock/docs)", err=True)

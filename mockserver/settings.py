@@ -41,6 +41,8 @@ class Settings:
     allowed_hosts: str | None = None  # "a,b" or "*": Host names accepted besides it
     journal_bytes: int = 8_388_608  # what each worker (and the shared file) keeps, at most
     journal_body_bytes: int = 4096  # of each request body; longer ones are cut, and say so
+    # the sandbox's import and load (an export is larger than any request): bytes
+    import_limit: int = 64 * 1_048_576
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))

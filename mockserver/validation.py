@@ -19,7 +19,7 @@ import jsonschema
 from capmock.mockserver.errors import Rejection
 from capmock.mockserver.http import MockRequest
 from capmock.mockserver.rules import empty_fields
-from capmock.openapi import contract, parameters
+from capmock.openapi import clean, contract, parameters
 from capmock.openapi.codec import CodecError, parse_xml, xml_to_data
 
 BAD_REQUEST = 400
@@ -40,7 +40,35 @@ class Problem:
 
 # --- query parameters ---------------------------------------------------------------
 
+@cache
+def integer_parameters(operation: str) -> frozenset[str]:
+    """The operation's query parameters whose schema is an integer."""
+    op = contract.operations()[operation]
+    item = contract.spec()["paths"][op.path][op.method.lower()]
+    return frozenset(p["name"] for p in item["parameters"]
+                     if parameters.resolve(p["schema"]).get("type") == "integer")
+
+
+def refuse_unclean_query(op: contract.Operation, request: MockRequest) -> None:
+    """400 naming the parameter, at the door, for a query name or value holding
+    text XML 1.0 cannot carry (clean.text_problem: the value could be echoed or
+    stored, and every answer exists in XML too), and for an integer parameter
+    with more than clean.MAX_DIGITS digits (no documented number is that long;
+    past 4300 digits Python cannot even convert it)."""
+    integers = integer_parameters(op.id)
+    for name, value in request.query:
+        problem = clean.text_problem(name)
+        if problem is not None:
+            raise Rejection(BAD_REQUEST, f"query parameter {name!r}: {problem}")
+        problem = clean.text_problem(value)
+        if problem is not None:
+            raise Rejection(BAD_REQUEST, f"query {name}: {problem}")
+        if name in integers and len(value.lstrip("+-")) > clean.MAX_DIGITS:
+            raise Rejection(BAD_REQUEST, f"query {name}: more than {clean.MAX_DIGITS} digits")
+
+
 def query_problems(op: contract.Operation, request: MockRequest, batch_limit: int) -> list:
+    refuse_unclean_query(op, request)
     problems: list[Problem] = []
     checks = parameters.checks(op.id)
     for name, value in request.query:
@@ -92,12 +120,17 @@ def depth(value: Any, limit: int) -> int:
 
 
 def parse_json(body: bytes, max_depth: int) -> Any:
+    """The body's data; 400 when it is not JSON, or is JSON capmock cannot
+    carry into both formats (clean.load_json: text XML 1.0 cannot carry,
+    NaN/Infinity, whole numbers over clean.MAX_DIGITS digits), naming where."""
     try:
-        data = json.loads(body.decode("utf-8"))
+        data = clean.load_json(body.decode("utf-8"), structure=False)
     except UnicodeDecodeError as error:
         raise Rejection(BAD_REQUEST, f"body is not UTF-8: {error.reason}") from None
     except json.JSONDecodeError as error:
         raise Rejection(BAD_REQUEST, f"malformed JSON: {error}") from None
+    except clean.Unclean as error:
+        raise Rejection(BAD_REQUEST, str(error)) from None
     except RecursionError:
         raise Rejection(BAD_REQUEST, f"JSON nested deeper than {max_depth} levels") from None
     if depth(data, max_depth) > max_depth:

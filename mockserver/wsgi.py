@@ -19,16 +19,18 @@ import time
 from typing import Any
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
+from werkzeug.sansio.response import Response as SansIOResponse
 
 from capmock.mockserver import admin, negotiation, replay
 from capmock.mockserver.accesslog import AccessLog
+from capmock.mockserver.bodies import TooLarge, read_body
 from capmock.mockserver.errors import Rejection
 from capmock.mockserver.http import MockRequest, MockResponse
 from capmock.mockserver.journal import Raw, open_journal
 from capmock.mockserver.pipeline import handle, rejected
 from capmock.mockserver.settings import Settings
-from capmock.openapi import contract
+from capmock.openapi import codes, contract
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]  # others: see create_app
 CACHE_SIZE = 4096
@@ -120,11 +122,17 @@ def preflight(settings: Settings) -> Response | None:
 
 
 def delay(mock: Mock, mock_request: MockRequest) -> None:
-    """Latency injection: the server-wide setting, or Prefer: delay=MS / __delay=MS."""
-    wanted = ""
+    """Latency injection: the server-wide setting, or Prefer: delay=MS / __delay=MS.
+    A delay the pipeline refused (not a number 0-60000: its answer is the 400)
+    adds none: a refusal is not slowed down by the value it refuses."""
+    wanted = None
     if "prefer" in mock_request.headers or "__delay" in mock_request.query_string:
-        wanted = replay.prefer_pairs(mock_request).get("delay", "")
-    ms = max(mock.settings.delay_ms, int(wanted) if wanted.isdigit() else 0)
+        try:
+            wanted = replay.as_int(replay.prefer_pairs(mock_request), "delay", 0,
+                                   replay.MAX_DELAY_MS)
+        except Rejection:
+            wanted = None
+    ms = max(mock.settings.delay_ms, wanted or 0)
     if ms:
         time.sleep(min(ms, replay.MAX_DELAY_MS) / 1000)
 
@@ -142,18 +150,10 @@ class RequestIds:
 
 
 def body_of(limit: int) -> bytes:
-    """The request body, read straight from the WSGI input when its length is
-    known (werkzeug's stream wrappers cost ~20 us a request); bodyless GETs
-    read nothing. A body over the limit is rejected before it is read."""
-    environ = request.environ
-    length = environ.get("CONTENT_LENGTH")
-    if length and length.isdigit():
-        if int(length) > limit:
-            raise RequestEntityTooLarge()
-        return environ["wsgi.input"].read(int(length)) if int(length) else b""
-    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", ""):
-        return request.get_data(cache=False)
-    return b""
+    """The request body, read straight from the WSGI input (werkzeug's stream
+    wrappers cost ~20 us a request); bodyless GETs read nothing. A body over
+    the limit, chunked or not, is refused (bodies.TooLarge), never cut."""
+    return read_body(request.environ, limit)
 
 
 class MockAnswer(Response):
@@ -198,10 +198,10 @@ def refusal(mock: Mock, rejection: Rejection, fmt: str) -> MockAnswer:
     return MockAnswer(answer, mock.ids.next(), mock.settings)
 
 
-def too_large(mock: Mock) -> Response:
-    limit = mock.settings.max_body_bytes
+def too_large(mock: Mock, limit: int | None = None) -> Response:
+    limit = limit or mock.settings.max_body_bytes
     return refusal(mock, Rejection(400, f"the body is larger than {limit} bytes"),
-                   mock.settings.default_format)
+                   answer_format(mock))
 
 
 def answer_format(mock: Mock) -> str:
@@ -212,10 +212,30 @@ def answer_format(mock: Mock) -> str:
         return mock.settings.default_format
 
 
-def unexpected(mock: Mock, error: Exception) -> Response | HTTPException:
+def http_error(mock: Mock, error: HTTPException) -> Response | SansIOResponse:
+    """Werkzeug's refusals in the envelope, never its HTML pages. A path its
+    router cannot match (a control character such as %0a: `<path:path>`
+    stops at a newline) and a method no rule takes go through the pipeline,
+    which answers them as it answers any unknown resource (404) or method (405).
+    Any other refusal keeps its status when the FACTS table has that
+    request-level code, else (400 from Werkzeug's own parsing, 413, 431 ...)
+    it is the generic 400 "Input is invalid"."""
+    if error.response is not None:  # abort(Response): an answer already made
+        return error.response
+    if isinstance(error, NotFound | MethodNotAllowed):
+        try:
+            return mock_view(mock)
+        except TooLarge as too_big:  # raised inside this handler: no other handler sees it
+            return too_large(mock, too_big.limit)
+    code = error.code or 500
+    if code >= 500:
+        return unexpected(mock, error)
+    kept = code if code in codes.request_codes() else 400
+    return refusal(mock, Rejection(kept, f"{code} {error.name}"), answer_format(mock))
+
+
+def unexpected(mock: Mock, error: Exception) -> Response:
     """A bug in capmock is answered with FACTS 407 "Unknown Error", logged with its trace."""
-    if isinstance(error, HTTPException):
-        return error
     logger.exception("unexpected error answering %s %s", request.method, request.path)
     return refusal(mock, Rejection(407, type(error).__name__), answer_format(mock))
 
@@ -249,7 +269,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.before_request(admin.Guard(settings))  # the Host check; admin access
     app.register_error_handler(Rejection, lambda error: refusal(mock, error, answer_format(mock)))
     app.register_error_handler(RequestEntityTooLarge, lambda _error: too_large(mock))
-    app.register_error_handler(MethodNotAllowed, lambda _error: mock_view(mock))
+    app.register_error_handler(TooLarge, lambda error: too_large(mock, error.limit))
+    app.register_error_handler(HTTPException, lambda error: http_error(mock, error))
     app.register_error_handler(Exception, lambda error: unexpected(mock, error))
     app.extensions["capmock"] = mock
     if settings.access_log:

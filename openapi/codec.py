@@ -24,7 +24,8 @@ Data -> XML (``data_to_xml``), input ``{root_tag: value}``:
 - str -> text; bool -> ``"true"``/``"false"``; int/float -> ``str(value)``;
   ``None``, ``""`` and ``{}`` -> an empty element;
 - keys must be XML names without a namespace (NCName), text must consist of
-  XML 1.0 characters; anything else raises ``CodecError``;
+  XML 1.0 characters; anything else raises ``CodecError`` (``clean`` holds
+  that rule, so input can be refused before it is ever stored);
 - output is UTF-8 with an optional ``<?xml version="1.0" encoding="UTF-8"?>``
   line, optionally indented by 2 spaces, and always ends with a newline.
 
@@ -47,6 +48,8 @@ from typing import Any
 
 from lxml import etree
 
+from capmock.openapi.clean import BAD_XML_CHAR
+
 __all__ = [
     "CodecError",
     "canonical",
@@ -60,7 +63,7 @@ __all__ = [
 _XML_WS = " \t\r\n"
 _DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 _DOCTYPE_MARK = b"<!DOCTYPE"
-_BAD_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_INVALID_CHAR = re.compile(r"invalid (?:Char|xmlChar) value (\d+)")
 _ABSENT = object()
 
 _local = threading.local()
@@ -106,6 +109,11 @@ def _depth_probe(max_depth: int) -> etree.XPath:
 
 def _syntax_error(body: bytes, error: etree.XMLSyntaxError) -> CodecError:
     message = error.msg or str(error)
+    bad_char = _INVALID_CHAR.search(message)
+    if bad_char:  # libxml2 refuses what XML 1.0 cannot carry, as clean.text_problem does
+        line, column = error.position
+        return CodecError(f"character not allowed in XML 1.0 (U+{int(bad_char.group(1)):04X}"
+                          f" at line {line}, column {column})")
     if message.startswith("Unsupported encoding"):
         return CodecError(f"declared XML encoding cannot be decoded: {message}")
     if _DOCTYPE_MARK in body:
@@ -218,7 +226,7 @@ def xml_to_data(body: bytes | str | etree._Element) -> dict[str, Any]:
 
 
 def _bad_char_error(element: etree._Element, text: str) -> CodecError:
-    match = _BAD_XML_CHAR.search(text)
+    match = BAD_XML_CHAR.search(text)
     where = f"U+{ord(match.group()):04X} at offset {match.start()}" if match else repr(text)
     return CodecError(f"{_path(element)}: character not allowed in XML 1.0 ({where})")
 

@@ -20,13 +20,21 @@ def resolve(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def below(value: str, minimum: int) -> bool:
+    """value < minimum for a string of digits, without int() on a number longer
+    than the minimum's own (Python refuses to convert past 4300 digits)."""
+    if len(value.lstrip("-")) > len(str(abs(minimum))) + 1:
+        return value.startswith("-")
+    return int(value) < minimum
+
+
 def int_check(schema: dict[str, Any]) -> Check:
     minimum = schema.get("minimum")
 
     def check(value: str) -> str | None:
         if not re.fullmatch(r"-?[0-9]+", value):
             return f"{value!r} is not an integer"
-        if minimum is not None and int(value) < minimum:
+        if minimum is not None and below(value, minimum):
             return f"{value} is below {minimum}"
         return None
     return check

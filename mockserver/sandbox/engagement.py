@@ -9,14 +9,14 @@ Decisions shared by those operations:
   mobile, email, external_id, then user_id; not found is 1012.
 - A failed item echoes the identifiers it sent that are well formed, under
   the names of the operation's customer node (id or user_id).
-- Stored text loses the characters XML 1.0 cannot carry (control characters
-  become U+FFFD), so every answer renders in both formats.
+- Text XML 1.0 cannot carry is refused at the door (400, capmock.openapi.clean);
+  should a store made before that hold some, it is shown with U+FFFD in its
+  place, so every answer renders in both formats.
 - start_date / end_date: "YYYY-MM-DD" means the whole day; both ends count.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -33,15 +33,16 @@ from capmock.mockserver.sandbox.results import (
 )
 from capmock.mockserver.sandbox.service import Call
 from capmock.mockserver.sandbox.store import Customer, Tx
+from capmock.openapi import clean
 
 Act = Callable[[Call, Tx, Customer, dict[str, Any]], dict[str, Any]]
 ID_NAMES = ("user_id", "id")
-NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+NOT_XML = clean.BAD_XML_CHAR
 GENERIC_ORDER = ("mobile", "email", "external_id", "user_id")
 
 
 def text(value: Any) -> str:
-    """A sent value as stored: trimmed, without characters XML 1.0 cannot carry."""
+    """A value as stored and shown: trimmed, without characters XML 1.0 cannot carry."""
     raw = value if isinstance(value, str) else "" if value is None else str(value)
     return NOT_XML.sub("\ufffd", raw.strip())
 

@@ -55,6 +55,7 @@ from capmock.mockserver.sandbox.results import day_bound, each_customer, listed,
 from capmock.mockserver.sandbox.service import Call
 from capmock.mockserver.sandbox.store import Customer, Record, Tx
 from capmock.mockserver.sandbox.views import IDENTIFIERS, NAMES, pick
+from capmock.openapi import clean
 
 Doc = dict[str, Any]
 Test = Callable[[Doc, str], bool]
@@ -125,7 +126,8 @@ def matching(docs: list[Doc], tests: Mapping[str, Test], query: dict[str, str]) 
 
 
 def limited(docs: list[Any], limit: str | None) -> list[Any]:
-    return docs[: int(limit)] if limit and limit.isdigit() else docs
+    count = clean.whole_number(limit)
+    return docs[:count] if count is not None else docs
 
 
 def shown(doc: Doc, hidden: tuple[str, ...]) -> Doc:

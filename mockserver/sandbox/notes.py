@@ -23,6 +23,7 @@ from capmock.mockserver.sandbox.engagement import each_item, person, text
 from capmock.mockserver.sandbox.results import listed, one_or_many, outcome, status, succeeded
 from capmock.mockserver.sandbox.service import Call
 from capmock.mockserver.sandbox.store import Customer, Tx
+from capmock.openapi import clean
 
 KIND = "notes"
 ORDER = ("user_id", "firstname", "lastname", "mobile", "email", "external_id")
@@ -32,7 +33,8 @@ NOTE = ("id", "description", "added_on")
 def add_notes(call: Call, tx: Tx, customer: Customer, item: dict[str, Any]) -> dict[str, Any]:
     associate = text(item.get("associate_id"))
     stored = {r.doc.get("id"): r for r in tx.records(customer.id, KIND)}
-    next_id = max((int(str(i)) for i in stored if str(i).isdigit()), default=0) + 1
+    next_id = max((n for i in stored if (n := clean.whole_number(i)) is not None),
+                  default=0) + 1
     shown = []
     notes = item.get("notes")
     if not isinstance(notes, dict):

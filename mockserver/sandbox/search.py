@@ -28,7 +28,7 @@ from capmock.mockserver.errors import Rejection
 from capmock.mockserver.sandbox.results import day_bound
 from capmock.mockserver.sandbox.service import Call
 from capmock.mockserver.sandbox.store import Customer, Tx
-from capmock.openapi import envelope
+from capmock.openapi import clean, envelope
 
 OPERATORS = ("STARTS", "ENDS", "EXACT", "RANGE", "LESS", "GREATER", "EQUALS", "IN")
 NUMERIC = {"loyalty_points", "lifetime_points", "lifetime_purchases", "last_trans_value",
@@ -147,9 +147,10 @@ def result_item(tx: Tx, customer: Customer) -> dict[str, Any]:
 
 def paging(call: Call) -> tuple[int, int]:
     start, rows = call.query.get("start", "0"), call.query.get("rows", str(DEFAULT_ROWS))
-    if not start.isdigit() or not rows.isdigit():
+    first, count = clean.whole_number(start), clean.whole_number(rows)
+    if first is None or count is None:
         raise Rejection(BAD_REQUEST, "start and rows are whole numbers")
-    return int(start), int(rows)
+    return first, count
 
 
 def search(call: Call, tx: Tx) -> dict[str, Any]:

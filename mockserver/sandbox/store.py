@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from capmock.openapi import clean
+
 try:
     import fcntl
 except ImportError:  # Windows
@@ -132,10 +134,11 @@ class Tx:
     def customer(self, by: str, value: Any) -> Customer | None:
         """The customer with identifier `by` (mobile, email, external_id, user_id)."""
         if by == "user_id":
-            if not str(value).isdigit() or int(value) > 2**62:
+            number = clean.whole_number(value)
+            if number is None or number > 2**62:
                 return None
             row = self.sql(f"SELECT id, doc FROM customers WHERE id = ?{self.lock}",
-                           (int(value),)).fetchone()
+                           (number,)).fetchone()
         else:
             key = identifier_key(by, value)
             if by not in IDENTIFIER_COLUMNS or key is None:

@@ -10,20 +10,25 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, ClassVar
 
 import jsonschema
 import yaml
 
 from capmock import fixtures
 from capmock.mockserver.sandbox.store import Conflict, Store, Tx
+from capmock.openapi import clean
 
 FORMAT = {"format": "capmock-sandbox", "version": 1}
 SEEDED = "seeded"
 
 
 class BadSandboxFile(ValueError):
-    """The file is not a sandbox file; the message says where and why."""
+    """The file is not a sandbox file; the message says where and why (escaped:
+    it may quote the file, and it is answered in JSON)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(clean.escape_text(message))
 
 
 @cache
@@ -32,12 +37,105 @@ def validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(fixtures.parse_yaml(text))
 
 
-def parse(raw: bytes | str) -> dict[str, Any]:
-    """A sandbox file (JSON, or YAML which includes JSON), checked against its schema."""
+# --- reading a file: JSON, or YAML of the core schema without aliases ---------------
+#
+# A sandbox file is data: what export writes (JSON) or a person writes (YAML).
+# YAML is read with its core types only (null, bool, int, float, str, sequence,
+# mapping). An explicit tag of any other type (!!binary, !!timestamp, !!set,
+# !!python/..., local !tags) is refused; a plain 2024-01-31 is text, and << is
+# a plain key (no timestamp or merge resolution). Aliases (*name) are refused
+# altogether, found in the composed node graph before anything is constructed:
+# a budget of aliases does not bound what they expand to (ten levels of ten
+# aliases are a hundred aliases and 10**10 nodes; the issue's 493 bytes became
+# 33 MB), export never writes one, and a hand-written file does without.
+
+CORE_TAGS = frozenset(f"tag:yaml.org,2002:{name}"
+                      for name in ("null", "bool", "int", "float", "str", "seq", "map"))
+INT_TAG = "tag:yaml.org,2002:int"
+
+
+class CoreLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """yaml's safe loader (libyaml's C parser where PyYAML has it) resolving
+    plain scalars to the core types only."""
+
+    yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, Any]]]] = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag in CORE_TAGS]
+        for first, resolvers in getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        .yaml_implicit_resolvers.items()}
+
+
+def where(node: yaml.Node) -> str:
+    return f"line {node.start_mark.line + 1}, column {node.start_mark.column + 1}"
+
+
+def node_problem(root: yaml.Node) -> str | None:
+    """The first alias, non-core tag or over-long whole number in the node graph."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:  # an alias is the very node its anchor named
+            return f"{where(node)}: an alias (*name); sandbox files take none"
+        seen.add(id(node))
+        if node.tag not in CORE_TAGS:
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            return f"{where(node)}: tag {tag} is not allowed; sandbox files take " \
+                   "null, booleans, numbers, text, lists and mappings"
+        if node.tag == INT_TAG and len(node.value) > clean.MAX_DIGITS + 4:
+            return f"{where(node)}: a whole number of more than {clean.MAX_DIGITS} digits"
+        if isinstance(node, yaml.MappingNode):
+            stack.extend(part for pair in reversed(node.value) for part in reversed(pair))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+    return None
+
+
+def load_yaml(text: str) -> Any:
+    loader = CoreLoader(text)
     try:
-        data = fixtures.parse_yaml(raw)
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        problem = node_problem(root)
+        if problem is not None:
+            raise BadSandboxFile(problem)
+        return loader.construct_document(root)
+    finally:
+        loader.dispose()
+
+
+def read_data(raw: bytes | str) -> Any:
+    """The file's data: JSON first (what export writes, and ~50x faster than
+    YAML on a large file), else YAML."""
+    try:
+        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as error:
+        raise BadSandboxFile(f"the file is not UTF-8: {error.reason} at byte "
+                             f"{error.start}") from None
+    try:
+        return clean.load_json(text)
+    except json.JSONDecodeError:
+        pass  # not JSON: YAML, which may be JSON-like ({format: capmock-sandbox, ...})
+    except clean.Unclean as error:
+        raise BadSandboxFile(str(error)) from None
+    except RecursionError:
+        raise BadSandboxFile("nested too deeply") from None
+    try:
+        return load_yaml(text)
     except yaml.YAMLError as error:
         raise BadSandboxFile(f"not JSON or YAML: {error}") from None
+    except RecursionError:
+        raise BadSandboxFile("nested too deeply") from None
+
+
+def parse(raw: bytes | str) -> dict[str, Any]:
+    """A sandbox file (JSON, or YAML which includes JSON), checked against its
+    schema and against what both formats can carry (clean.data_problem: text,
+    keys, numbers), so nothing it stores can make a later answer unrenderable."""
+    data = read_data(raw)
+    problem = clean.data_problem(data)
+    if problem is not None:
+        raise BadSandboxFile(problem)
     errors = sorted(validator().iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         where = "/" + "/".join(map(str, errors[0].absolute_path))
@@ -124,4 +222,6 @@ def add(store: Store, data: dict[str, Any]) -> int:
 
 
 def dumps(data: dict[str, Any]) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=1)
+    """The file as JSON; never NaN or Infinity (allow_nan=False: they are not JSON,
+    and parse refuses them, so none is stored)."""
+    return json.dumps(data, ensure_ascii=False, indent=1, allow_nan=False)

@@ -195,13 +195,13 @@ def test_notes_get_by_the_generic_identifier(client: Any, fmt: str) -> None:
     assert code == 500 and code_of(one(response, "customer")) == 1012
 
 
-def test_notes_text_xml_cannot_carry_is_replaced(client: Any) -> None:
+def test_notes_text_xml_cannot_carry_is_refused(client: Any) -> None:
     insert(client, **CATHERINE)
-    post(client, "notes", [note_item("443", {"date": "2016-05-05 15:15:00",
-                                            "description": "a\x03b"})], "json")
+    code, response = post(client, "notes", [note_item("443", {
+        "date": "2016-05-05 15:15:00", "description": "a\x03b"})], "json")
+    assert code == 400 and "description" in response["status"]["message"]
     code, response = get(client, "notes", f"mobile={CATHERINE['mobile']}", "xml")
-    assert code == 200
-    assert one(response, "customer", "notes", "note")["description"] == "a\ufffdb"
+    assert code == 500 and code_of(one(response, "customer")) == 1028  # nothing stored
 
 
 def test_notes_for_unknown_customers(client: Any, fmt: str) -> None:
