@@ -25,7 +25,8 @@ from capmock.mockserver.journal import Budget
 from capmock.mockserver.reference import CONTENT_TYPE as HTML
 from capmock.mockserver.reference import reference_html
 from capmock.mockserver.sandbox import backoffice, seed, transfer
-from capmock.mockserver.sandbox.store import Conflict
+from capmock.mockserver.sandbox.service import store_refusal
+from capmock.mockserver.sandbox.store import Conflict, StoreFailure
 from capmock.mockserver.settings import Settings
 from capmock.openapi import contract
 
@@ -84,6 +85,14 @@ class Guard:
         if refusal.challenge:
             answer.headers["WWW-Authenticate"] = refusal.challenge
         return answer
+
+
+@blueprint.errorhandler(StoreFailure)
+def store_failed(failure: StoreFailure) -> Response:
+    """The sandbox's database failed an admin request (gone, or aborting past
+    the retries): 503 with the cause in the words the API's envelope uses
+    (rules.yaml store_failure); nothing was changed."""
+    return as_json({"error": store_refusal(failure).detail}, 503)
 
 
 @blueprint.get("/health")

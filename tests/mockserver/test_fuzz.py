@@ -38,6 +38,7 @@ CONFIG = """\
 [checks.not_a_server_error]
 expected-statuses = ["2xx", "3xx", "4xx", "500"]
 """
+ADMIN = {"X-Capmock-Admin": "1"}  # an admin write the admin guard lets through
 MODES = {"replay": ["--mode", "replay"], "sandbox": ["--mode", "sandbox", "--store", ":memory:"]}
 # Test cases per operation in the fuzzing phase. The sandbox gets more: what
 # it stores is where hostile text did harm, and with 20 the run finds the 407s
@@ -90,7 +91,7 @@ def test_st_run_finds_no_unknown_error_and_no_bare_server_error(mode: str,
     with served(*MODES[mode], log=log) as base:
         for phases in runs(mode):
             if mode == "sandbox":
-                assert http(f"{base}/__capmock/sandbox/reset", b"")[0] == 200
+                assert http(f"{base}/__capmock/sandbox/reset", b"", ADMIN)[0] == 200
             result, junit = st_run(base, tmp_path, MAX_EXAMPLES[mode], phases)
             report = f"phases {phases}:\n{result.stdout[-6000:]}{result.stderr[-2000:]}"
             assert result.returncode == 0, report

@@ -42,6 +42,9 @@ MEDIA = {"json": "application/json", "xml": "application/xml"}
 MOBILE = "919845000111"
 SANDBOX_FILE = {"format": "capmock-sandbox", "version": 1}
 
+# admin writes name themselves (the admin guard refuses what a cross-site form could send)
+ADMIN = {"X-Capmock-Admin": "1"}
+
 
 @pytest.fixture(params=MODES)
 def mode(request: pytest.FixtureRequest) -> str:
@@ -281,7 +284,7 @@ def exported(c: FlaskClient) -> dict[str, Any]:
 def test_sandbox_file_beyond_the_rule_is_400_and_changes_nothing(
         box: FlaskClient, endpoint: str, text: str) -> None:
     before = exported(box)
-    answer = box.post(f"/__capmock/sandbox/{endpoint}",
+    answer = box.post(f"/__capmock/sandbox/{endpoint}", headers=ADMIN,
                       data=text.encode("utf-8", "surrogatepass"))
     assert answer.status_code == 400, answer.data[:300]
     assert json.loads(answer.data)["error"].startswith("not a loadable sandbox file: ")
@@ -302,7 +305,7 @@ def test_alias_bomb_is_refused_fast_before_expansion(box: FlaskClient) -> None:
     bomb = alias_bomb()
     assert len(bomb) < 1000
     started = time.perf_counter()
-    answer = box.post("/__capmock/sandbox/load", data=bomb)
+    answer = box.post("/__capmock/sandbox/load", headers=ADMIN, data=bomb)
     elapsed = time.perf_counter() - started
     assert answer.status_code == 400 and "alias" in json.loads(answer.data)["error"]
     assert elapsed < 1.5, f"{elapsed:.2f} s: the aliases were expanded"  # the issue: 4.4 s
@@ -320,7 +323,7 @@ def test_capmock_seed_refuses_the_alias_bomb(tmp_path: Path) -> None:
 
 def test_a_plain_yaml_date_is_text(box: FlaskClient, fmt: str) -> None:
     """YAML's core types only: 2014-12-10 04:46:38 is text, not a timestamp."""
-    answer = box.post("/__capmock/sandbox/load", data=sandbox_yaml(
+    answer = box.post("/__capmock/sandbox/load", headers=ADMIN, data=sandbox_yaml(
         f"- mobile: '{MOBILE}'\n  registered_on: 2014-12-10 04:46:38\n"))
     assert answer.status_code == 200, answer.data
     item = envelope(get_customer(box, fmt))["customers"]["customer"]
@@ -365,12 +368,13 @@ def test_import_and_load_take_the_import_limit_not_the_request_limit() -> None:
     try:
         export = c.get("/__capmock/sandbox/export").data
         assert 1000 < len(export) < 100_000
-        assert c.post("/__capmock/sandbox/import", data=export).status_code == 200
+        assert c.post("/__capmock/sandbox/import", headers=ADMIN, data=export).status_code == 200
     finally:
         close(c)
     c = make_client("sandbox", import_limit=1000)
     try:
-        answer = c.post("/__capmock/sandbox/load", data=c.get("/__capmock/sandbox/export").data)
+        export = c.get("/__capmock/sandbox/export").data
+        answer = c.post("/__capmock/sandbox/load", headers=ADMIN, data=export)
         assert answer.status_code == 400
         assert "larger than 1000 bytes (--import-limit)" in json.loads(answer.data)["error"]
     finally:
@@ -465,10 +469,11 @@ def test_over_http_chunked_bodies_and_a_large_export_reimport(tmp_path: Path) ->
     with served("--mode", "sandbox", "--store", str(store), log=tmp_path / "serve.log") as base:
         for start in range(0, len(customers), 1500):  # each load is under 1 MiB
             part = {**SANDBOX_FILE, "customers": customers[start:start + 1500]}
-            assert http(f"{base}/__capmock/sandbox/load", json.dumps(part).encode())[0] == 200
+            loaded = http(f"{base}/__capmock/sandbox/load", json.dumps(part).encode(), ADMIN)
+            assert loaded[0] == 200
         status, export = http(f"{base}/__capmock/sandbox/export")
         assert status == 200 and len(export) > 1_048_576
-        status, answer = http(f"{base}/__capmock/sandbox/import", export)
+        status, answer = http(f"{base}/__capmock/sandbox/import", export, ADMIN)
         assert status == 200, answer[:300]
         assert json.loads(answer)["customers"] == len(json.loads(export)["customers"])
         assert http(f"{base}/__capmock/sandbox/export")[1] == export

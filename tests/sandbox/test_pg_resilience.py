@@ -285,12 +285,16 @@ def test_a_database_that_is_gone_is_an_envelope_error(
         box: FlaskClient, postgres_url: str, databases: Any) -> None:
     """The test's database is dropped under the sandbox (by the fixture's own
     pool, which drops it again, harmlessly, at the end): reads and writes
-    answer request-level 500, not 407."""
+    answer request-level 500, not 407, and the admin endpoints 503."""
     register(box, 1)
     databases.give_back(name_of(postgres_url))  # DROP DATABASE ... WITH (FORCE)
     databases.settle()
     refused(get(box, "get", f"mobile={customer(1)['mobile']}"), "cannot be reached")
     refused(post(box, "add", [customer(2)]), "cannot be reached")
+    for answer in (box.get("/__capmock/sandbox/export"),
+                   box.post("/__capmock/sandbox/reset", headers=ADMIN)):
+        assert answer.status_code == 503, answer.data[:300]
+        assert "cannot be reached" in answer.get_json()["error"]
 
 
 # --- import and reset while writers run --------------------------------------------------
