@@ -21,11 +21,13 @@ cases a mode, is most of it).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 from servedmock import http, served
@@ -75,6 +77,18 @@ def runs(mode: str) -> list[tuple[str, ...]]:
     return [PHASES] if mode == "replay" else [(phase,) for phase in PHASES]
 
 
+MIN_REQUESTS = 1000  # far fewer means st did not really fuzz (a broken run, not a pass)
+
+
+def answered_requests(base: str) -> int:
+    """How many requests the mock answered: the journal's entries and those it
+    dropped to stay within its budget (it was never cleared)."""
+    status, raw = http(f"{base}/__capmock/journal")
+    assert status == 200, raw[:300]
+    journal = json.loads(raw)
+    return len(journal["entries"]) + journal["dropped"]
+
+
 def junit_counts(path: Path) -> tuple[int, int, int]:
     """(test cases, failures, errors) of st's JUnit report."""
     root = ET.parse(path).getroot()
@@ -85,8 +99,8 @@ def junit_counts(path: Path) -> tuple[int, int, int]:
 
 
 @pytest.mark.parametrize("mode", list(MODES))
-def test_st_run_finds_no_unknown_error_and_no_bare_server_error(mode: str,
-                                                                 tmp_path: Path) -> None:
+def test_st_run_finds_no_unknown_error_and_no_bare_server_error(
+        mode: str, tmp_path: Path, record_property: Any) -> None:
     log = tmp_path / "serve.log"
     with served(*MODES[mode], log=log) as base:
         for phases in runs(mode):
@@ -97,4 +111,8 @@ def test_st_run_finds_no_unknown_error_and_no_bare_server_error(mode: str,
             assert result.returncode == 0, report
             tests, failures, errors = junit_counts(junit)
             assert tests > 0 and failures == 0 and errors == 0, report
+        answered = answered_requests(base)
+    record_property("requests_answered", answered)  # in the JUnit report
+    print(f"{mode}: {answered} fuzzed requests answered, no 407")
+    assert answered > MIN_REQUESTS, f"only {answered} requests reached the mock"
     assert "unexpected error" not in log.read_text(errors="replace"), log.read_text()[-4000:]
