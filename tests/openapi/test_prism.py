@@ -5,48 +5,24 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
-import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from prismserver import free_port
+from prismserver import install as install_prism
 
 from capmock import fixtures
 from capmock.openapi import contract
 
-REPO = Path(__file__).resolve().parents[2]
-PRISM_DIR = REPO / ".cache" / "prism"
-PRISM = PRISM_DIR / "node_modules" / ".bin" / "prism"
-PRISM_VERSION = "5"
 AUTH = "Basic " + base64.b64encode(b"till1:202cb962ac59075b964b07152d234b70").decode()
 
 pytestmark = [pytest.mark.prism, pytest.mark.slow]
 
 
-def install_prism() -> Path:
-    """npx's equivalent, cached in .cache/prism so repeated runs are fast."""
-    if PRISM.exists():
-        return PRISM
-    if shutil.which("npm") is None:
-        pytest.skip("npm is not installed: Prism (an npm package) cannot run here")
-    PRISM_DIR.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(PRISM_DIR),
-         f"@stoplight/prism-cli@{PRISM_VERSION}"],
-        check=True, capture_output=True, timeout=300,
-    )
-    return PRISM
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 60) -> None:

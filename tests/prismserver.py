@@ -1,6 +1,7 @@
 """Stoplight Prism serving the project's own document: a server nobody here
-wrote. Installed with npm into .cache/prism (as tests/openapi/test_prism.py
-does), started on a free loopback port, stopped with the test."""
+wrote. Installed once with npm into .cache/prism (shared by
+tests/openapi/test_prism.py and the verify self-test), started on a free
+loopback port, stopped with the test."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pytest
 
 from capmock.openapi import contract
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 PRISM_DIR = REPO / ".cache" / "prism"
 PRISM = PRISM_DIR / "node_modules" / ".bin" / "prism"
 PRISM_VERSION = "5"
