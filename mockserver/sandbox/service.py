@@ -31,9 +31,15 @@ logger = logging.getLogger("capmock")
 
 
 def handlers() -> dict[str, Handler]:
+    """Every operation's handler: the modules' HANDLERS, then the listings
+    declared in data (listings.yaml)."""
+    from capmock.mockserver.sandbox import listings
+
     table: dict[str, Handler] = {}
     for name in MODULES:
         table.update(importlib.import_module(f"capmock.mockserver.sandbox.{name}").HANDLERS)
+    for op, handler in listings.handlers().items():
+        table.setdefault(op, handler)
     return table
 
 
