@@ -1,4 +1,4 @@
-"""`capmock proxy`: the validation proxy (contracts/proxy.py) on granian.
+"""`capmock proxy`: the validation proxy (mockserver/proxy/server.py) on granian.
 
 Served as `capmock serve` serves the mock: granian's worker processes build the
 app with `served_app`, which reads the settings that the command put in
@@ -15,7 +15,7 @@ from typing import Any
 import click
 from flask import Flask
 
-from capmock.contracts.proxy import LOG, create_app
+from capmock.mockserver.proxy.server import LOG, create_app
 from capmock.openapi.contract import PROFILES
 from capmock.openapi.serving import Serving, connection_options, prepare, serve
 
@@ -47,7 +47,7 @@ def check_upstream(_ctx: click.Context, _param: click.Parameter, value: str) -> 
 def run_granian(settings: dict[str, Any], serving: Serving, workers: int) -> None:
     """The proxy on granian, with the connection policy of openapi/serving.py."""
     os.environ[ENV] = json.dumps(settings)
-    serve("capmock.contracts.proxy_cli:served_app", serving, workers, THREADS,
+    serve("capmock.mockserver.proxy.cli:served_app", serving, workers, THREADS,
           log_access=True, log_access_format=ACCESS_FORMAT)
 
 
