@@ -24,8 +24,8 @@ from serving import serving
 from werkzeug.test import TestResponse
 
 from capmock import fixtures
-from capmock.mockserver.proxy.server import create_app, header_safe
 from capmock.mockserver.proxy.cli import command
+from capmock.mockserver.proxy.server import create_app, header_safe
 from capmock.mockserver.settings import Settings
 from capmock.mockserver.wsgi import create_app as create_mock_app
 from capmock.openapi import contract
