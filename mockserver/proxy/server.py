@@ -52,6 +52,8 @@ from urllib.parse import parse_qsl, quote
 import urllib3
 from flask import Flask, Response, jsonify, request
 
+from capmock.mockserver.proxy.mask import Masker, new_key
+from capmock.mockserver.proxy.record import Recorder, table
 from capmock.openapi import contract, envelope, negotiation, parameters
 from capmock.openapi.codec import CodecError, data_to_json, data_to_xml, parse_xml, xml_to_data
 
@@ -284,6 +286,7 @@ class Proxy:
     profile: str = "lenient"
     fail: bool = False
     timeout: float = 30.0
+    recorder: Recorder | None = None
     recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=KEEP))
     lock: threading.Lock = field(init=False, repr=False)
     pool: urllib3.PoolManager = field(init=False, repr=False)
@@ -326,8 +329,10 @@ class Proxy:
             return list(self.recent)
 
     def close(self) -> None:
-        """Close the upstream connections."""
+        """Close the upstream connections; write the recording."""
         self.pool.clear()
+        if self.recorder is not None:
+            self.recorder.close()
 
 
 def forwarded_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -390,6 +395,10 @@ def handle(proxy: Proxy, incoming: Exchange) -> Response:
     found += violations_of(op, incoming, "response",
                            guarded(response_violations, op, incoming, upstream, proxy.profile))
     proxy.record(incoming, found)
+    if proxy.recorder is not None and op is not None:
+        proxy.recorder.observe(op.id, incoming.method, incoming.path, incoming.query_string,
+                               incoming.query, (incoming.body, incoming.header("content-type")),
+                               upstream.status, (upstream.body, upstream.header("content-type")))
     return mark(answer(proxy, incoming, upstream, found), found)
 
 
@@ -400,10 +409,23 @@ def incoming_request() -> Exchange:
                     headers=list(request.headers.items()), body=request.get_data(cache=False))
 
 
+def recorder_of(record: str | None, record_examples: str | None, mask: bool,
+                mask_seed: str | None, interval: float) -> Recorder | None:
+    """The recorder `--record` asks for (started: it has written the empty file), or None."""
+    if record is None:
+        return None
+    masker = Masker(new_key(mask_seed), table()["mask"]) if mask else None
+    return Recorder(record, record_examples, masker, interval).start()
+
+
 def create_app(upstream: str, profile: str = "lenient", fail: bool = False,
-               timeout: float = 30.0) -> Flask:
-    """The proxy's WSGI app; app.extensions["capmock_proxy"] holds the Proxy (close it)."""
-    proxy = Proxy(upstream, profile, fail, timeout)
+               timeout: float = 30.0, record: str | None = None,
+               record_examples: str | None = None, mask: bool = False,
+               mask_seed: str | None = None, record_interval: float = 2.0) -> Flask:
+    """The proxy's WSGI app; app.extensions["capmock_proxy"] holds the Proxy (close it).
+    With `record` (a path), what passes through is recorded (record.py)."""
+    proxy = Proxy(upstream, profile, fail, timeout,
+                  recorder_of(record, record_examples, mask, mask_seed, record_interval))
     app = Flask(__name__)
 
     def view(path: str = "") -> Response:
