@@ -33,6 +33,9 @@ is the status line a gateway gives when what passes through it is not what it
 should be; request-side violations get it too, so a client under test sees one
 failure shape whatever side broke the contract. An unreachable upstream gets
 the same 502 envelope, its message naming the upstream.
+
+With `record=FILE` (`capmock proxy --record`), every exchange of a known
+operation is also handed to the recorder (record.py), whatever its violations.
 """
 
 from __future__ import annotations
