@@ -10,7 +10,8 @@ the value usable where the contract checks it:
   mobile pattern), its first two digits (the country code) kept;
 - email: `m<12 hex digits>@example.com` (a reserved domain: no real mailbox);
 - external_id: `X<12 hex digits>` (upper case, no spaces);
-- user_id: a whole number of the original's length (1 to 18 digits, no leading 0);
+- user_id: a whole number of the original's length, at least 9 digits (so that
+  short ids do not collide) and at most 18 (the sandbox file's pattern), no leading 0;
 - name (firstname, lastname): a made-up capitalised word of letters.
 
 Which keys hold which kind is data (record.yaml `mask`). A text under any other
@@ -31,7 +32,7 @@ from typing import Any
 CONSONANTS = "bdfgklmnprstvz"
 VOWELS = "aeiou"
 MIN_MOBILE, MAX_MOBILE = 8, 15
-MAX_USER_ID = 18
+MIN_USER_ID, MAX_USER_ID = 9, 18
 SHORTEST_REPLACED = 3  # shorter originals (a name "Al") are masked by key only
 
 
@@ -71,9 +72,9 @@ class Masker:
         return "X" + self.digest("external_id", value).hex()[:12].upper()
 
     def user_id(self, value: str) -> str:
-        length = min(max(len(value), 1), MAX_USER_ID)
+        length = min(max(len(value), MIN_USER_ID), MAX_USER_ID)
         first = str(1 + self.digest("user_id", value)[0] % 9)
-        return first + self.digits("user_id", value, length - 1) if length > 1 else first
+        return first + self.digits("user_id", value, length - 1)
 
     def name(self, value: str) -> str:
         raw = self.digest("name", value.lower())

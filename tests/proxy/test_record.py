@@ -320,7 +320,8 @@ def test_masks_are_consistent_keyed_and_valid() -> None:
         assert one.value(kind, value) == same.value(kind, value) != other.value(kind, value)
         assert one.value(kind, value) != value
     assert re.fullmatch(schema_pattern("mobile"), one.value("mobile", "+44 7009"))
-    assert len(one.value("user_id", "5532354")) == 7
+    assert len(one.value("user_id", "5532354")) == 9  # short ids get 9 digits: no collisions
+    assert len(one.value("user_id", "12345678901")) == 11
     assert one.tree({"q": "mobile:IN:919740798372;447"}) == {
         "q": f"mobile:IN:{one.value('mobile', '919740798372')};447"}
 
