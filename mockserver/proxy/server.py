@@ -6,12 +6,14 @@ method, path, query string, headers (less the hop-by-hop ones, Host and
 Content-Length) and body to the upstream with one urllib3 PoolManager, reads the
 whole answer (bodies are small: nothing is streamed) and checks:
 
-- the request: that it names an operation of the document, its query
-  parameters against the parameters' schemas (undocumented parameters are
-  ignored, as the platform ignores them), and its body by Content-Type (sniffed
-  when absent, as the platform does): JSON against the JSON Schema, XML against
-  the XSD and then, read through the codec, against the JSON Schema (only when
-  the XSD has no complaint, so one defect is not reported twice);
+- the request, by the contract layer's rules (capmock.openapi.routing and
+  .validation, which the mock answers by): that it names an operation of the
+  document, its query parameters against the parameters' schemas (undocumented
+  parameters are ignored, as the platform ignores them; the cluster's batch
+  limit is its own), and its body by Content-Type (sniffed when absent, as the
+  platform does): JSON against the JSON Schema, XML against the XSD and then,
+  read through the codec, against the JSON Schema (only when the XSD has no
+  complaint, so one defect is not reported twice);
 - the response: its body by Content-Type the same way, that the format the
   client asked for (`format=`, else Accept; nothing to check when neither
   names one) is the one answered, and that `X-Cap-Requestid` is present.
@@ -43,12 +45,12 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -57,7 +59,7 @@ from flask import Flask, Response, jsonify, request
 
 from capmock.mockserver.proxy.mask import Masker, new_key
 from capmock.mockserver.proxy.record import Recorder, table
-from capmock.openapi import contract, envelope, negotiation, parameters
+from capmock.openapi import contract, envelope, negotiation, routing, validation
 from capmock.openapi.codec import CodecError, data_to_json, data_to_xml, parse_xml, xml_to_data
 
 LOG = logging.getLogger("capmock.proxy")
@@ -113,41 +115,43 @@ class Violation:
         return f"{self.side}: {self.message}"
 
 
-# --- routing -----------------------------------------------------------------------
+# --- the request: routing and validation are the contract layer's ------------------------
 
-@cache
-def route_table() -> dict[tuple[str, str], contract.Operation]:
-    """(METHOD, path) -> operation, from the document."""
-    return {(op.method, op.path): op for op in contract.operations().values()}
-
-
-def find_operation(method: str, path: str) -> contract.Operation | None:
-    """The operation for a method and path, or None."""
-    return route_table().get((method.upper(), path.rstrip("/") or "/"))
+REPORTED = frozenset({"invalid", "invalid_field", validation.REFUSED})
+NO_LIMIT = sys.maxsize  # the cluster's batch limit is its own configuration, not the contract's
+MAX_DEPTH = 64  # the codec's default nesting limit
 
 
-# --- query parameters --------------------------------------------------------------
-
-@cache
-def required_params(operation: str) -> tuple[str, ...]:
-    op = contract.operations()[operation]
-    item = contract.spec()["paths"][op.path][op.method.lower()]
-    return tuple(p["name"] for p in item.get("parameters", []) if p.get("required"))
+def query_line(problem: validation.Problem) -> str:
+    """A query problem as the proxy reports it: `query <name>: <reason>`."""
+    return problem.message if problem.message.startswith("query") else f"query {problem.message}"
 
 
 def query_violations(op: contract.Operation, query: list[tuple[str, str]]) -> list[str]:
-    """Missing required parameters and values that break their schema."""
-    checks, sent = parameters.checks(op.id), {name for name, _ in query}
-    out = [f"query {name}: required parameter is missing"
-           for name in required_params(op.id) if name not in sent]
-    for name, value in query:
-        reason = checks[name](value) if name in checks else None
-        if reason:
-            out.append(f"query {name}: {reason}")
-    return out
+    """Missing required parameters and values that break their schema (or that both
+    formats cannot carry); undocumented parameters pass, as the platform ignores them."""
+    found = validation.required_problems(op, query) + [
+        p for p in validation.query_problems(op, query, NO_LIMIT) if p.kind in REPORTED]
+    return [query_line(p) for p in found]
 
 
-# --- bodies ------------------------------------------------------------------------
+def request_body_violations(op: contract.Operation, message: Exchange,
+                            profile: str) -> list[str]:
+    """The request body by its Content-Type (sniffed when it names none): read, then
+    XML against the XSD and, only if the XSD has no complaint (one defect is not
+    reported twice), against the JSON Schema; JSON against the JSON Schema."""
+    try:
+        fmt = negotiation.body_format(message.header("content-type"), message.body)
+    except negotiation.NegotiationError as error:
+        return [str(error)]
+    body = validation.read_body(message.body, fmt, MAX_DEPTH)
+    if isinstance(body, validation.Problem):
+        return [body.message]
+    xsd = [] if body.xml is None else contract.xml_errors(op.id, "request", body.xml, profile)
+    return xsd or [p.message for p in validation.schema_problems(op, body.data, profile)]
+
+
+# --- the response --------------------------------------------------------------------
 
 def json_body_violations(operation: str, role: str, body: bytes, profile: str) -> list[str]:
     try:
@@ -172,12 +176,9 @@ BODY_CHECKS: dict[str, Callable[[str, str, bytes, str], list[str]]] = {
 
 
 def body_violations(operation: str, role: str, message: Exchange, profile: str) -> list[str]:
-    """A body checked by its Content-Type; a request without one is sniffed."""
+    """A response body checked by its Content-Type (an answer is never sniffed)."""
     content_type = message.header("content-type")
-    media, _ = negotiation.media_parts(content_type)
-    fmt = negotiation.format_of(media)
-    if fmt is None and role == "request" and media in negotiation.SNIFFED_TYPES:
-        fmt = negotiation.sniff(message.body)
+    fmt = negotiation.content_format(content_type)
     if fmt is None:
         return [f"Content-Type {content_type!r} is neither JSON nor XML"]
     if not message.body.strip():
@@ -194,7 +195,7 @@ def request_violations(op: contract.Operation | None, incoming: Exchange,
         return [f"unknown operation: {incoming.method} {incoming.path} is not in the contract"]
     out = query_violations(op, incoming.query)
     if "request" in op.body_schemas:
-        out += body_violations(op.id, "request", incoming, profile)
+        out += request_body_violations(op, incoming, profile)
     return out
 
 
@@ -387,7 +388,7 @@ def handle(proxy: Proxy, incoming: Exchange) -> Response:
     """Check the request, forward it, check the answer, report."""
     if is_preflight(incoming):
         return relay(proxy, incoming)
-    op = find_operation(incoming.method, incoming.path)
+    op = routing.find_operation(incoming.method, incoming.path)
     found = violations_of(op, incoming, "request",
                           guarded(request_violations, op, incoming, proxy.profile))
     try:
