@@ -134,18 +134,74 @@ def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
             "capmock.openapi.codec"} <= names
 
 
+# --- the proxy: a server beside the mock (its own paragraph of ARCHITECTURE.md) -----------
+
+PROXY = "capmock.mockserver.proxy"
+
+
+def proxy_allowed() -> set[str]:
+    """The packages and modules the proxy may import, from the bullet that says so."""
+    return {n for n in listed_modules_dotted("the proxy may import") if n.startswith("capmock.")}
+
+
+def listed_modules_dotted(title: str) -> set[str]:
+    return set(re.findall(r"`([\w.]+)`", bullet(title)))
+
+
+def within(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def proxy_forbidden(names: set[str]) -> set[str]:
+    """The imported names the proxy may not import: not its own, not allowed, and not
+    a package above an allowed module (importing a module imports its packages)."""
+    allowed = proxy_allowed()
+    return {n for n in names
+            if n != "capmock" and not within(n, PROXY)
+            and not any(within(n, a) or a.startswith(n + ".") for a in allowed)}
+
+
+def test_the_proxy_imports_only_the_contract_the_data_and_the_sandbox_file() -> None:
+    assert {"capmock.openapi", "capmock.fixtures"} <= proxy_allowed()
+    wrong = [f"{module} imports {name}"
+             for module, path in modules("capmock.mockserver").items() if within(module, PROXY)
+             for name in sorted(proxy_forbidden(imported(module, path)))]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_nothing_else_of_the_mock_server_imports_the_proxy() -> None:
+    wrong = [f"{module} imports {name}"
+             for module, path in modules("capmock.mockserver").items() if not within(module, PROXY)
+             for name in sorted(imported(module, path)) if within(name, PROXY)]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_proxy_rule_sees_the_core_the_sandbox_and_the_suite(tmp_path: Path) -> None:
+    path = tmp_path / "probe.py"
+    path.write_text("from capmock.mockserver import pipeline\n"
+                    "def f():\n    from ..sandbox import store\n"
+                    "import capmock.contracts.runner\nfrom capmock.openapi import codec\n")
+    names = imported(f"{PROXY}.probe", path)
+    forbidden = proxy_forbidden(names)
+    assert {"capmock.mockserver.pipeline", "capmock.mockserver.sandbox.store",
+            "capmock.contracts.runner"} <= forbidden
+    assert not any(within(n, "capmock.openapi") for n in forbidden)
+
+
 def test_the_core_imports_the_sandbox_only_where_the_shell_wires_it() -> None:
     """ARCHITECTURE.md's bullet "- Into the sandbox:" names the only modules of the
     mock's core that may import capmock.mockserver.sandbox (the shell: the app's
     wiring, and the command's options); every other core module reaches the sandbox
-    through the answering port (mockserver/port.py) only."""
+    through the answering port (mockserver/port.py) only. The proxy is a
+    server beside the mock, held by its own rule below."""
     allowed = {f"capmock.mockserver.{name}" for name in listed_modules("Into the sandbox")}
     assert allowed, "ARCHITECTURE.md names no module under '- Into the sandbox:'"
     sandbox = "capmock.mockserver.sandbox"
     edges = {module: sorted(n for n in imported(module, path)
                             if n == sandbox or n.startswith(sandbox + "."))
              for module, path in modules("capmock.mockserver").items()
-             if not (module == sandbox or module.startswith(sandbox + "."))}
+             if not (module == sandbox or module.startswith(sandbox + ".")
+                     or module.startswith(PROXY))}  # the proxy: its own rule, below
     wrong = [f"{module} imports {', '.join(names)}" for module, names in sorted(edges.items())
              if names and module not in allowed]
     assert not wrong, "only " + ", ".join(sorted(allowed)) + " may import the sandbox:\n" + \

@@ -25,8 +25,8 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from capmock.contracts.proxy_cli import ENV as PROXY_SETTINGS_ENV
 from capmock.mockserver import serve as serve_module
+from capmock.mockserver.proxy.cli import ENV as PROXY_SETTINGS_ENV
 from capmock.mockserver.settings import ENV as SETTINGS_ENV
 from capmock.openapi import cli, config
 from capmock.openapi.serving import Serving

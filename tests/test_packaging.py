@@ -45,7 +45,8 @@ def test_wheel_installs_everything_under_one_capmock_package(wheel: Path) -> Non
                      "capmock/fixtures/samples.yaml",
                      "capmock/fixtures/defects.yaml",
                      "capmock/fixtures/samples/customer_get/default.response.xml",
-                     "capmock/fixtures/errors/request/401.json"):
+                     "capmock/fixtures/errors/request/401.json",
+                     "capmock/mockserver/proxy/record.yaml"):
         assert required in names, required
 
 

@@ -8,18 +8,16 @@ state a run left behind.
 from __future__ import annotations
 
 import json
-from functools import cache
-from importlib import resources
 from typing import Any, ClassVar
 
-import jsonschema
 import yaml
 
-from capmock import fixtures
+from capmock.mockserver.sandbox.sandboxfile import FORMAT, RECORD_ID, dumps, schema_problem
 from capmock.mockserver.sandbox.store import Conflict, Store, Tx
 from capmock.openapi import clean
 
-FORMAT = {"format": "capmock-sandbox", "version": 1}
+__all__ = ["FORMAT", "RECORD_ID", "dumps"]  # the file's format, for the users of transfer
+
 SEEDED = "seeded"
 
 
@@ -29,12 +27,6 @@ class BadSandboxFile(ValueError):
 
     def __init__(self, message: str) -> None:
         super().__init__(clean.escape_text(message))
-
-
-@cache
-def validator() -> jsonschema.Draft202012Validator:
-    text = resources.files(__package__).joinpath("sandbox-file.schema.yaml").read_text("utf-8")
-    return jsonschema.Draft202012Validator(fixtures.parse_yaml(text))
 
 
 # --- reading a file: JSON, or YAML of the core schema without aliases ---------------
@@ -136,14 +128,10 @@ def parse(raw: bytes | str) -> dict[str, Any]:
     problem = clean.data_problem(data)
     if problem is not None:
         raise BadSandboxFile(problem)
-    errors = sorted(validator().iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        where = "/" + "/".join(map(str, errors[0].absolute_path))
-        raise BadSandboxFile(f"{where}: {errors[0].message}")
+    problem = schema_problem(data)
+    if problem is not None:
+        raise BadSandboxFile(problem)
     return data
-
-
-RECORD_ID = "_record_id"  # a record's id in the store, kept through export and import
 
 
 def export(store: Store) -> dict[str, Any]:
@@ -220,8 +208,3 @@ def add(store: Store, data: dict[str, Any]) -> int:
     nothing), exclusively as an import."""
     return store.run(lambda tx: load(tx, data), exclusive=True)
 
-
-def dumps(data: dict[str, Any]) -> str:
-    """The file as JSON; never NaN or Infinity (allow_nan=False: they are not JSON,
-    and parse refuses them, so none is stored)."""
-    return json.dumps(data, ensure_ascii=False, indent=1, allow_nan=False)

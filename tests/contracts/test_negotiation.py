@@ -12,7 +12,8 @@ from urllib.parse import parse_qsl
 import pytest
 from flask import Flask
 
-from capmock.contracts import checks, proxy
+from capmock.contracts import checks
+from capmock.mockserver.proxy import server as proxy
 from capmock.mockserver.settings import Settings
 from capmock.mockserver.wsgi import create_app
 from capmock.openapi import negotiation

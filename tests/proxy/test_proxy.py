@@ -24,11 +24,11 @@ from serving import serving
 from werkzeug.test import TestResponse
 
 from capmock import fixtures
-from capmock.contracts.proxy import create_app, header_safe
-from capmock.contracts.proxy_cli import command
+from capmock.mockserver.proxy.cli import command
+from capmock.mockserver.proxy.server import create_app, header_safe
 from capmock.mockserver.settings import Settings
 from capmock.mockserver.wsgi import create_app as create_mock_app
-from capmock.openapi import contract
+from capmock.openapi import contract, negotiation, validation
 from capmock.openapi.codec import xml_to_data
 
 MEDIA = {"json": "application/json", "xml": "application/xml"}
@@ -309,3 +309,23 @@ def test_command_serves_with_granian(broken_upstream: str, direct: urllib3.PoolM
         output = process.stdout.read().decode()
         process.stdout.close()
     assert "customer_get response: X-Cap-Requestid header is missing" in output
+
+
+# --- the request side is the contract layer's judgement --------------------------------------
+
+def test_request_violations_are_the_contract_layers_problems(
+        mock_upstream: str, proxy: Callable[..., FlaskClient]) -> None:
+    op = contract.operations()["customer_add"]
+    data = json.loads(sample("customer_add", "request", "json"))
+    customer = data["root"]["customer"]
+    (customer[0] if isinstance(customer, list) else customer)["mobile"] = "not-a-mobile"
+    expected = [p.message for p in validation.schema_problems(op, data, "lenient")]
+    assert expected
+    response = proxy(mock_upstream).post("/v1.1/customer/add?format=json",
+                                         data=json.dumps(data), content_type="application/json")
+    assert violations(response) == (len(expected), f"request: {expected[0]}")
+    odd = proxy(mock_upstream).post("/v1.1/customer/add", data=b"<root/>",
+                                    content_type="application/xml; charset=latin-1")
+    with pytest.raises(negotiation.NegotiationError) as refused:
+        negotiation.body_format("application/xml; charset=latin-1", b"<root/>")
+    assert violations(odd) == (1, f"request: {refused.value}")

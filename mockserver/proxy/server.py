@@ -6,12 +6,14 @@ method, path, query string, headers (less the hop-by-hop ones, Host and
 Content-Length) and body to the upstream with one urllib3 PoolManager, reads the
 whole answer (bodies are small: nothing is streamed) and checks:
 
-- the request: that it names an operation of the document, its query
-  parameters against the parameters' schemas (undocumented parameters are
-  ignored, as the platform ignores them), and its body by Content-Type (sniffed
-  when absent, as the platform does): JSON against the JSON Schema, XML against
-  the XSD and then, read through the codec, against the JSON Schema (only when
-  the XSD has no complaint, so one defect is not reported twice);
+- the request, by the contract layer's rules (capmock.openapi.routing and
+  .validation, which the mock answers by): that it names an operation of the
+  document, its query parameters against the parameters' schemas (undocumented
+  parameters are ignored, as the platform ignores them; the cluster's batch
+  limit is its own), and its body by Content-Type (sniffed when absent, as the
+  platform does): JSON against the JSON Schema, XML against the XSD and then,
+  read through the codec, against the JSON Schema (only when the XSD has no
+  complaint, so one defect is not reported twice);
 - the response: its body by Content-Type the same way, that the format the
   client asked for (`format=`, else Accept; nothing to check when neither
   names one) is the one answered, and that `X-Cap-Requestid` is present.
@@ -33,6 +35,9 @@ is the status line a gateway gives when what passes through it is not what it
 should be; request-side violations get it too, so a client under test sees one
 failure shape whatever side broke the contract. An unreachable upstream gets
 the same 502 envelope, its message naming the upstream.
+
+With `record=FILE` (`capmock proxy --record`), every exchange of a known
+operation is also handed to the recorder (record.py), whatever its violations.
 """
 
 from __future__ import annotations
@@ -40,19 +45,21 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
 import urllib3
 from flask import Flask, Response, jsonify, request
 
-from capmock.openapi import contract, envelope, negotiation, parameters
+from capmock.mockserver.proxy.mask import Masker, new_key
+from capmock.mockserver.proxy.record import Recorder, table
+from capmock.openapi import contract, envelope, negotiation, routing, validation
 from capmock.openapi.codec import CodecError, data_to_json, data_to_xml, parse_xml, xml_to_data
 
 LOG = logging.getLogger("capmock.proxy")
@@ -108,41 +115,43 @@ class Violation:
         return f"{self.side}: {self.message}"
 
 
-# --- routing -----------------------------------------------------------------------
+# --- the request: routing and validation are the contract layer's ------------------------
 
-@cache
-def route_table() -> dict[tuple[str, str], contract.Operation]:
-    """(METHOD, path) -> operation, from the document."""
-    return {(op.method, op.path): op for op in contract.operations().values()}
-
-
-def find_operation(method: str, path: str) -> contract.Operation | None:
-    """The operation for a method and path, or None."""
-    return route_table().get((method.upper(), path.rstrip("/") or "/"))
+REPORTED = frozenset({"invalid", "invalid_field", validation.REFUSED})
+NO_LIMIT = sys.maxsize  # the cluster's batch limit is its own configuration, not the contract's
+MAX_DEPTH = 64  # the codec's default nesting limit
 
 
-# --- query parameters --------------------------------------------------------------
-
-@cache
-def required_params(operation: str) -> tuple[str, ...]:
-    op = contract.operations()[operation]
-    item = contract.spec()["paths"][op.path][op.method.lower()]
-    return tuple(p["name"] for p in item.get("parameters", []) if p.get("required"))
+def query_line(problem: validation.Problem) -> str:
+    """A query problem as the proxy reports it: `query <name>: <reason>`."""
+    return problem.message if problem.message.startswith("query") else f"query {problem.message}"
 
 
 def query_violations(op: contract.Operation, query: list[tuple[str, str]]) -> list[str]:
-    """Missing required parameters and values that break their schema."""
-    checks, sent = parameters.checks(op.id), {name for name, _ in query}
-    out = [f"query {name}: required parameter is missing"
-           for name in required_params(op.id) if name not in sent]
-    for name, value in query:
-        reason = checks[name](value) if name in checks else None
-        if reason:
-            out.append(f"query {name}: {reason}")
-    return out
+    """Missing required parameters and values that break their schema (or that both
+    formats cannot carry); undocumented parameters pass, as the platform ignores them."""
+    found = validation.required_problems(op, query) + [
+        p for p in validation.query_problems(op, query, NO_LIMIT) if p.kind in REPORTED]
+    return [query_line(p) for p in found]
 
 
-# --- bodies ------------------------------------------------------------------------
+def request_body_violations(op: contract.Operation, message: Exchange,
+                            profile: str) -> list[str]:
+    """The request body by its Content-Type (sniffed when it names none): read, then
+    XML against the XSD and, only if the XSD has no complaint (one defect is not
+    reported twice), against the JSON Schema; JSON against the JSON Schema."""
+    try:
+        fmt = negotiation.body_format(message.header("content-type"), message.body)
+    except negotiation.NegotiationError as error:
+        return [str(error)]
+    body = validation.read_body(message.body, fmt, MAX_DEPTH)
+    if isinstance(body, validation.Problem):
+        return [body.message]
+    xsd = [] if body.xml is None else contract.xml_errors(op.id, "request", body.xml, profile)
+    return xsd or [p.message for p in validation.schema_problems(op, body.data, profile)]
+
+
+# --- the response --------------------------------------------------------------------
 
 def json_body_violations(operation: str, role: str, body: bytes, profile: str) -> list[str]:
     try:
@@ -167,12 +176,9 @@ BODY_CHECKS: dict[str, Callable[[str, str, bytes, str], list[str]]] = {
 
 
 def body_violations(operation: str, role: str, message: Exchange, profile: str) -> list[str]:
-    """A body checked by its Content-Type; a request without one is sniffed."""
+    """A response body checked by its Content-Type (an answer is never sniffed)."""
     content_type = message.header("content-type")
-    media, _ = negotiation.media_parts(content_type)
-    fmt = negotiation.format_of(media)
-    if fmt is None and role == "request" and media in negotiation.SNIFFED_TYPES:
-        fmt = negotiation.sniff(message.body)
+    fmt = negotiation.content_format(content_type)
     if fmt is None:
         return [f"Content-Type {content_type!r} is neither JSON nor XML"]
     if not message.body.strip():
@@ -189,7 +195,7 @@ def request_violations(op: contract.Operation | None, incoming: Exchange,
         return [f"unknown operation: {incoming.method} {incoming.path} is not in the contract"]
     out = query_violations(op, incoming.query)
     if "request" in op.body_schemas:
-        out += body_violations(op.id, "request", incoming, profile)
+        out += request_body_violations(op, incoming, profile)
     return out
 
 
@@ -284,6 +290,7 @@ class Proxy:
     profile: str = "lenient"
     fail: bool = False
     timeout: float = 30.0
+    recorder: Recorder | None = None
     recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=KEEP))
     lock: threading.Lock = field(init=False, repr=False)
     pool: urllib3.PoolManager = field(init=False, repr=False)
@@ -326,8 +333,10 @@ class Proxy:
             return list(self.recent)
 
     def close(self) -> None:
-        """Close the upstream connections."""
+        """Close the upstream connections; write the recording."""
         self.pool.clear()
+        if self.recorder is not None:
+            self.recorder.close()
 
 
 def forwarded_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -379,7 +388,7 @@ def handle(proxy: Proxy, incoming: Exchange) -> Response:
     """Check the request, forward it, check the answer, report."""
     if is_preflight(incoming):
         return relay(proxy, incoming)
-    op = find_operation(incoming.method, incoming.path)
+    op = routing.find_operation(incoming.method, incoming.path)
     found = violations_of(op, incoming, "request",
                           guarded(request_violations, op, incoming, proxy.profile))
     try:
@@ -390,6 +399,10 @@ def handle(proxy: Proxy, incoming: Exchange) -> Response:
     found += violations_of(op, incoming, "response",
                            guarded(response_violations, op, incoming, upstream, proxy.profile))
     proxy.record(incoming, found)
+    if proxy.recorder is not None and op is not None:
+        proxy.recorder.observe(op.id, incoming.method, incoming.path, incoming.query_string,
+                               incoming.query, (incoming.body, incoming.header("content-type")),
+                               upstream.status, (upstream.body, upstream.header("content-type")))
     return mark(answer(proxy, incoming, upstream, found), found)
 
 
@@ -400,10 +413,23 @@ def incoming_request() -> Exchange:
                     headers=list(request.headers.items()), body=request.get_data(cache=False))
 
 
+def recorder_of(record: str | None, record_examples: str | None, mask: bool,
+                mask_seed: str | None, interval: float) -> Recorder | None:
+    """The recorder `--record` asks for (started: it has written the empty file), or None."""
+    if record is None:
+        return None
+    masker = Masker(new_key(mask_seed), table()["mask"]) if mask else None
+    return Recorder(record, record_examples, masker, interval).start()
+
+
 def create_app(upstream: str, profile: str = "lenient", fail: bool = False,
-               timeout: float = 30.0) -> Flask:
-    """The proxy's WSGI app; app.extensions["capmock_proxy"] holds the Proxy (close it)."""
-    proxy = Proxy(upstream, profile, fail, timeout)
+               timeout: float = 30.0, record: str | None = None,
+               record_examples: str | None = None, mask: bool = False,
+               mask_seed: str | None = None, record_interval: float = 2.0) -> Flask:
+    """The proxy's WSGI app; app.extensions["capmock_proxy"] holds the Proxy (close it).
+    With `record` (a path), what passes through is recorded (record.py)."""
+    proxy = Proxy(upstream, profile, fail, timeout,
+                  recorder_of(record, record_examples, mask, mask_seed, record_interval))
     app = Flask(__name__)
 
     def view(path: str = "") -> Response:
