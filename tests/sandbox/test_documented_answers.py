@@ -317,3 +317,22 @@ def test_the_sandbox_file_schema_documents_the_flags_data() -> None:
     properties = schema["properties"]["customers"]["items"]["properties"]
     assert {"tier_expiry_date", "points_summaries", "slab_history", "next_slab",
             "next_slab_serial_number", "next_slab_description"} <= set(properties)
+
+
+# --- credit notes ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_documented_transactions_request_lists_the_credit_note_when_asked(fmt: str) -> None:
+    _, url, _ = documented_request("customer_transactions", fmt)
+    client = sandbox()
+
+    def shown(query: str) -> list[tuple[str, str]]:
+        answer = client.get(url + query)
+        if fmt == "xml":
+            assert contract.xml_errors("customer_transactions", "response", answer.data,
+                                       "strict") == []
+        (only,) = items(decode(answer.data, fmt)["response"], "customer_transactions")
+        return [(t["type"], t["number"]) for t in listed(only["transactions"]["transaction"])]
+
+    assert shown("") == [("REGULAR", "ANBDCGD")]
+    assert shown("&credit_notes=true") == [("RETURN", "ANBDCGD"), ("REGULAR", "ANBDCGD")]
