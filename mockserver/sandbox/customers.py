@@ -44,14 +44,12 @@ from capmock.mockserver.sandbox.views import LOYALTY, fields_node, pick, profile
 
 IDENTITY_CHANGES = "identity_changes"
 DEFAULT_SECTIONS = ("registered_store", "registered_till", "fraud_details")
-# flag -> (customer doc key, answer element, its repeated child); None: plain values
-FLAG_SECTIONS: dict[str, tuple[tuple[str, str, str | None], ...]] = {
-    "points_summary": (("tier_expiry_date", "tier_expiry_date", None),
-                       ("points_summaries", "points_summaries", "points_summary")),
-    "slab_history": (("slab_history", "slab_history", "history"),),
-    "next_slab": (("next_slab", "next_slab", None),
-                  ("next_slab_serial_number", "next_slab_serial_number", None),
-                  ("next_slab_description", "next_slab_description", None)),
+# flag -> the customer doc fields it shows, each with its repeated child (None: a value)
+FLAG_SECTIONS: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "points_summary": (("tier_expiry_date", None), ("points_summaries", "points_summary")),
+    "slab_history": (("slab_history", "history"),),
+    "next_slab": (("next_slab", None), ("next_slab_serial_number", None),
+                  ("next_slab_description", None)),
 }
 
 
@@ -156,12 +154,10 @@ def flag_sections(call: Call, doc: dict[str, Any]) -> dict[str, Any]:
     for flag, sections in FLAG_SECTIONS.items():
         if call.query.get(flag) != "true":
             continue
-        for key, element, child in sections:
+        for key, child in sections:
             value = doc.get(key)
-            if child is None:
-                out[element] = value if isinstance(value, str) else ""
-            else:
-                out[element] = {child: [dict(v) for v in listed(value) if isinstance(v, dict)]}
+            out[key] = (value if isinstance(value, str) else "") if child is None \
+                else {child: [dict(v) for v in listed(value) if isinstance(v, dict)]}
     return out
 
 
