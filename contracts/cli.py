@@ -61,18 +61,10 @@ def load_suite() -> tuple[Any, Any]:
 
 
 def writable(path: Path | None, option: str) -> None:
-    """Open the output file for appending now, so a path that cannot be written
-    stops the command before the run; a file created here is removed again."""
-    if path is None:
-        return
-    existed = path.exists()
-    try:
-        with path.open("ab"):
-            pass
-    except OSError as error:
-        usage_error(f"{option} {path}: cannot write there ({error.strerror or error})")
-    if not existed:
-        path.unlink()
+    """A path the command cannot write stops it before the run (one line, exit 2)."""
+    problem = run_options.unwritable(path) if path is not None else None
+    if problem:
+        usage_error(f"{option} {path}: {problem}")
 
 
 def base_url_problem(base_url: str, timeout: float) -> str | None:

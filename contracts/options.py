@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 FORMATS = ("json", "xml")
@@ -131,6 +132,22 @@ def spelled(default: Any) -> str | None:
     if default in (None, "", ()):
         return None
     return ",".join(default) if isinstance(default, tuple) else str(default)
+
+
+def unwritable(path: str | Path) -> str | None:
+    """Why a run could not write this file (None if it can): opened for
+    appending now, so a missing folder or a read-only file system shows before
+    the run; a file created here is removed again."""
+    path = Path(path)
+    existed = path.exists()
+    try:
+        with path.open("ab"):
+            pass
+    except OSError as error:
+        return f"cannot write there ({error.strerror or error})"
+    if not existed:
+        path.unlink()
+    return None
 
 
 def split(value: str) -> tuple[str, ...]:

@@ -71,6 +71,9 @@ def value(config: pytest.Config, name: str, choice: Any) -> Any:
     from capmock.contracts import options as run_options
 
     raw = base_url(config) if name == "base_url" else config.getoption(f"capmock_{name}")
+    problem = run_options.unwritable(raw) if choice.kind == "path" and raw else None
+    if problem:
+        raise pytest.UsageError(f"--capmock-{name}: {raw}: {problem}")
     if raw is None or choice.kind != "csv":
         number = choice.kind in ("int", "float")
         if number and raw is not None and not (

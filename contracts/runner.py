@@ -28,6 +28,7 @@ from schemathesis import engine
 from schemathesis.engine import Status, events
 
 from capmock.contracts import checks, curl, stateful, transport, workflows
+from capmock.contracts.cassettes import Cassettes
 from capmock.contracts.checks import RunSettings
 from capmock.contracts.options import (
     BUILTIN_CHECKS,
@@ -259,7 +260,8 @@ def units(options: Options) -> int:
     return per_format * len(options.formats)
 
 
-def run_format(settings: RunSettings, fmt: str, matrix: Matrix, pace: Pace) -> bool:
+def run_format(settings: RunSettings, fmt: str, matrix: Matrix, pace: Pace,
+               cassettes: Cassettes) -> bool:
     """One format's engine run; False when --fail-fast stopped it."""
     options = settings.options
     recorder = Recorder(matrix, fmt, options)
@@ -270,6 +272,7 @@ def run_format(settings: RunSettings, fmt: str, matrix: Matrix, pace: Pace) -> b
             pace.tell(str(event.phase.value), fmt, event.label or "")
         elif isinstance(event, events.ScenarioFinished):
             recorder.scenario(event)
+            cassettes.write(event.recorder)
             if event.phase.value in PER_OPERATION:
                 pace.done += 1
             pace.cases, pace.failures = pace.cases + recorder.cases, count_failed(matrix)
@@ -330,20 +333,28 @@ def run(options: Options, progress: Progress = lambda _update: None) -> Matrix:
     options = dataclasses.replace(options, stateful_checks=stateful_server)
     settings = RunSettings(options)  # this run's, carried to every check
     pace = Pace(units(options), progress)
+    with Cassettes(options) as cassettes:
+        run_formats(settings, matrix, pace, cassettes)
+    fill_unexercised(matrix, options, info.stopped is not None)
+    info.duration_s = round(time.monotonic() - started, 1)
+    info.requests = pace.cases
+    return matrix
+
+
+def run_formats(settings: RunSettings, matrix: Matrix, pace: Pace, cassettes: Cassettes) -> None:
+    """Each format in turn (the engine, then the directed workflows)."""
+    options, info = settings.options, matrix.info
+    assert info is not None
     for fmt in options.formats:
-        if not run_format(settings, fmt, matrix, pace):
+        if not run_format(settings, fmt, matrix, pace, cassettes):
             info.stopped = "--fail-fast: stopped at the first failure"
             break
-        if stateful_server and "stateful" in options.phases:
+        if options.stateful_checks and "stateful" in options.phases:
             workflows.run(settings, fmt, workflow_recorder(matrix, fmt, options))
             pace.cases += workflows.REQUESTS
         if options.fail_fast and matrix.failed:
             info.stopped = "--fail-fast: stopped at the first failure"
             break
-    fill_unexercised(matrix, options, info.stopped is not None)
-    info.duration_s = round(time.monotonic() - started, 1)
-    info.requests = pace.cases
-    return matrix
 
 
 def workflow_recorder(matrix: Matrix, fmt: str, options: Options) -> Callable[..., None]:
