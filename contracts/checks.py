@@ -28,12 +28,12 @@ import schemathesis
 import yaml
 from schemathesis.generation import GenerationMode
 
-from capmock.contracts.invalidity import request_is_invalid
+from capmock.contracts.invalidity import query_pairs, request_is_invalid
 from capmock.contracts.options import STATEFUL_CHECKS, STATELESS_CHECKS, Options
-from capmock.openapi import codes, contract, negotiation
+from capmock.openapi import codes, contract, envelope, negotiation, outcomes, routing
 from capmock.openapi.codec import CodecError, data_to_xml, parse_xml, xml_to_data
 
-REQUEST_LEVEL_SUCCESS = ("200", "201", "500")  # codes whose body carries the operation's items
+BATCH_CODES = (envelope.SUCCESS, envelope.PARTIAL_FAILURE, envelope.TOTAL_FAILURE)  # with items
 SETTINGS = "settings"  # the key of the run's settings in each check's config section
 
 
@@ -60,7 +60,7 @@ class RunSettings:
         """Record that `check` judged nothing in this response, and why; True (skip)."""
         try:
             operation = operation_of(case).id
-        except StopIteration:
+        except NotAnOperation:
             return True
         with self.lock:
             self.unjudged.setdefault((operation, check), Counter())[reason] += 1
@@ -95,8 +95,14 @@ def operation_of(case: Any) -> contract.Operation:
         case.operation, "definition") else None
     if label in contract.operations():
         return contract.operations()[label]
-    return next(op for op in contract.operations().values()
-                if op.method == case.method.upper() and op.path == case.path)
+    found = routing.find_operation(case.method, case.path)  # the contract layer's routing
+    if found is None:
+        raise NotAnOperation(f"{case.method} {case.path}")
+    return found
+
+
+class NotAnOperation(LookupError):
+    """A case whose method and path are no operation of the contract."""
 
 
 def guarded(check: Callable[..., bool | None]) -> Callable[..., bool | None]:
@@ -139,11 +145,6 @@ def response_format(response: Any) -> str | None:
     return negotiation.content_format(header(response, "content-type"))
 
 
-def query_pairs(query: dict[str, Any] | None) -> list[tuple[str, str]]:
-    return [(name, str(v)) for name, value in (query or {}).items()
-            for v in (value if isinstance(value, list) else [value])]
-
-
 def case_header(case: Any, name: str) -> str | None:
     return next((str(v) for k, v in (case.headers or {}).items() if k.lower() == name), None)
 
@@ -183,8 +184,8 @@ def status_block(data: Any) -> dict[str, Any]:
 
 def schema_for(op: contract.Operation, data: Any) -> str:
     """The operation's response schema, or the bare envelope of a request-level error."""
-    code = str(status_block(data).get("code", ""))
-    return op.body_schemas["response"] if code in REQUEST_LEVEL_SUCCESS else "ErrorEnvelopeBody"
+    batch = envelope.request_code(data) in BATCH_CODES
+    return op.body_schemas["response"] if batch else "ErrorEnvelopeBody"
 
 
 # --- 1 and 2. JSON and XML bodies ------------------------------------------------
@@ -251,12 +252,8 @@ def format_is_honoured(run: RunSettings, response: Any, case: Any) -> None:
 
 def item_statuses(op: contract.Operation, data: Any) -> list[dict[str, Any]]:
     """The item_status blocks of the operation's items (none if the shape is foreign)."""
-    node: Any = data.get("response") if isinstance(data, dict) else None
-    for key in op.item:
-        node = node.get(key) if isinstance(node, dict) else None
-    items = node if isinstance(node, list) else [node] if isinstance(node, dict) else []
-    return [i["item_status"] for i in items
-            if isinstance(i, dict) and isinstance(i.get("item_status"), dict)]
+    return [i["item_status"] for i in envelope.answer_items(data, op.item)
+            if isinstance(i.get("item_status"), dict)]
 
 
 def wanted_http(run: RunSettings, code: str) -> int:
@@ -289,8 +286,8 @@ def item_problems(op: contract.Operation, code: str, statuses: list[dict]) -> li
                 for s in statuses if not str(s.get("code", "")).isdigit()
                 or int(s["code"]) not in op.codes]
     failed = [s for s in statuses if str(s.get("success")) == "false"]
-    if statuses and code in REQUEST_LEVEL_SUCCESS:
-        expected = "500" if len(failed) == len(statuses) else "201" if failed else "200"
+    if statuses and code.isdigit() and int(code) in BATCH_CODES:
+        expected = str(envelope.batch_code(str(s.get("success")) != "false" for s in statuses))
         if code != expected:
             problems.append(f"{len(failed)} of {len(statuses)} items failed but the "
                             f"request-level code is {code}, expected {expected}")
@@ -346,14 +343,23 @@ def verdicts() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
+def rule_codes(kinds: list[str]) -> frozenset[str]:
+    """The codes the contract layer's outcome table (openapi/rules.yaml) lists
+    for these outcomes, whatever the operation."""
+    table = outcomes.rules()
+    return frozenset(str(c) for kind in kinds for c in table[kind])
+
+
 def not_found_codes() -> frozenset[str]:
-    """Item codes for a customer the server does not know."""
-    return frozenset(str(c) for c in verdicts()["not_found"])
+    """Item codes for a customer the server does not know: the outcome table's,
+    and the other wordings a right server may use (verdicts.yaml)."""
+    held = verdicts()["not_found"]
+    return rule_codes(held["outcomes"]) | frozenset(str(c) for c in held["also"])
 
 
 def already_held_codes(operation: str) -> frozenset[str]:
     """Item codes for a write the server already holds (a duplicate)."""
-    return frozenset(str(c) for c in verdicts()["already_held"].get(operation, ()))
+    return rule_codes(verdicts()["already_held"].get(operation, []))
 
 
 @check
@@ -367,8 +373,8 @@ def documented_sample_is_accepted(run: RunSettings, response: Any, case: Any) ->
     if phase != "examples" or mode != GenerationMode.POSITIVE.value:
         return run.not_judged(case, "documented_sample_is_accepted", "not a documented sample")
     data = body_data(response)
-    code = str(status_block(data).get("code", ""))
-    if code not in REQUEST_LEVEL_SUCCESS:
+    code = envelope.request_code(data)
+    if code not in BATCH_CODES:
         fail(case, f"a documented sample was answered with request-level code {code or '?'}")
     allowed = not_found_codes() | already_held_codes(operation_of(case).id)
     refused = [str(s.get("code")) for s in item_statuses(operation_of(case), data)
@@ -384,18 +390,18 @@ def errors_are_documented(run: RunSettings, response: Any, case: Any) -> None:
     never an undocumented 5xx (a 500 must be the documented all-items-failed
     envelope). Any answer with an HTTP 5xx must carry that envelope."""
     data = body_data(response)
-    code = str(status_block(data).get("code", ""))
-    if response.status_code >= 500 and code != "500":
+    code = envelope.request_code(data)
+    if response.status_code >= 500 and code != envelope.TOTAL_FAILURE:
         fail(case, f"HTTP {response.status_code} without the documented envelope")
     # Judging the request costs a validation: only a success needs it.
-    if code == "200" and case.method.upper() in ("GET", "POST") and invalid(case):
+    if code == envelope.SUCCESS and case.method.upper() in ("GET", "POST") and invalid(case):
         fail(case, "a request the contract rejects was answered with request-level 200")
 
 
 def invalid(case: Any) -> bool:
     try:
         return request_is_invalid(operation_of(case), case)
-    except StopIteration:
+    except NotAnOperation:
         return False
 
 

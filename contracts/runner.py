@@ -6,7 +6,7 @@ format (`format=` fixed, Accept set, request bodies in that media type only):
 the matrix then says which format broke which promise.
 
 Each cell counts the responses it judged: a check that found nothing to judge
-in a response says why (checks.not_judged) and is not counted, so a cell that
+in a response says why (RunSettings.not_judged) and is not counted, so a cell that
 judged none is `-` with the most frequent reason, never `ok`. A request that
 got no HTTP answer (refused, reset, stalled past --request-timeout) is a
 failure of `server_answers` for its operation and format, never a crash.
@@ -42,7 +42,7 @@ from capmock.contracts.options import (
 )
 from capmock.contracts.probe import STATELESS, holds_state
 from capmock.contracts.results import Cell, Matrix, RunInfo
-from capmock.openapi import contract
+from capmock.openapi import contract, routing
 from capmock.openapi.codec import xml_to_data
 from capmock.openapi.platform_auth import basic_header
 
@@ -145,8 +145,8 @@ def load_schema(settings: RunSettings, fmt: str) -> Any:
 def operation_id(label: str, fallback: str = "?") -> str:
     """The operationId of a label such as "GET /v1.1/customer/get"."""
     method, _, path = label.partition(" ")
-    return next((op.id for op in contract.operations().values()
-                 if op.method == method.upper() and op.path == path), fallback)
+    found = routing.find_operation(method, path)
+    return found.id if found else fallback
 
 
 def case_operation(recorder: Any, case_id: str, fallback: str) -> str:
@@ -154,7 +154,7 @@ def case_operation(recorder: Any, case_id: str, fallback: str) -> str:
     node = recorder.cases.get(case_id)
     try:
         return checks.operation_of(node.value).id if node else operation_id(fallback, fallback)
-    except StopIteration:
+    except checks.NotAnOperation:
         return fallback
 
 

@@ -31,6 +31,7 @@ from capmock.contracts.checks import (
     not_found_codes,
     operation_of,
 )
+from capmock.openapi import envelope, outcomes, validation
 from capmock.openapi.codec import CodecError, xml_to_data
 
 IDENTIFIERS = ("mobile", "email", "external_id")
@@ -51,35 +52,21 @@ def request_items(case: Any) -> list[dict[str, Any]]:
     body = case.body
     if isinstance(body, bytes | str):
         try:
-            body = xml_to_data(body)["root"]
-        except (CodecError, KeyError, TypeError):
+            body = xml_to_data(body)
+        except (CodecError, TypeError):
             return []
-    if isinstance(body, dict) and "root" in body:
-        body = body["root"]
-    if not isinstance(body, dict) or not body:
-        return []
-    value = next(iter(body.values()))
-    items = value if isinstance(value, list) else [value]
-    return [i for i in items if isinstance(i, dict)]
+    elif not (isinstance(body, dict) and "root" in body):
+        body = {"root": body}  # the generated data is the content of <root>
+    return [i for i in validation.items_of(body)[1] if isinstance(i, dict)]
 
 
 def succeeded(response: Any, case: Any) -> list[bool]:
-    """Per request item: did it succeed (by its item_status)?"""
-    data = body_data(response)
-    if data is None:
-        return []
-    return [str(s.get("success")) == "true" for s in item_statuses(operation_of(case), data)]
+    """Per answer item: did it succeed (by its item_status)?"""
+    return [envelope.item_succeeded(i) for i in returned_items(case, response)]
 
 
 def returned_items(case: Any, response: Any) -> list[dict[str, Any]]:
-    data = body_data(response)
-    if data is None:
-        return []
-    node: Any = data.get("response") if isinstance(data, dict) else None
-    for key in operation_of(case).item:
-        node = node.get(key) if isinstance(node, dict) else None
-    items = node if isinstance(node, list) else [node] if isinstance(node, dict) else []
-    return [i for i in items if isinstance(i, dict)]
+    return envelope.answer_items(body_data(response), operation_of(case).item)
 
 
 def written_items(case: Any, response: Any) -> list[dict[str, Any]]:
@@ -301,8 +288,9 @@ def identity_change_is_pending(run: RunSettings, response: Any, case: Any) -> bo
     if not accepted:
         return run.not_judged(case, "identity_change_is_pending",
                               "no accepted identity change in the answer")
-    if any(str(s.get("code")) != "1040" for s in accepted):
-        fail(case, "an accepted identity change must answer item code 1040 (pending)")
+    pending = str(outcomes.code_for("customer_update_identity", "identity_change_pending"))
+    if any(str(s.get("code")) != pending for s in accepted):
+        fail(case, f"an accepted identity change must answer item code {pending} (pending)")
     return None
 
 
