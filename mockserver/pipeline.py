@@ -44,7 +44,9 @@ def rejected(rejection: Rejection, fmt: str, settings: Settings,
     if rejection.detail and rejection.body is None:
         status = body["response"]["status"]
         status["message"] = f"{status['message']}: {rejection.detail}"
-    return respond(render(body, fmt), fmt, rejection.request_code, settings, op)
+    answer = respond(render(body, fmt), fmt, rejection.request_code, settings, op)
+    answer.reason = rejection.detail or str(body["response"]["status"].get("message", ""))
+    return answer
 
 
 def handle(request: MockRequest, settings: Settings, sandbox: Any = None) -> MockResponse:
@@ -134,5 +136,5 @@ def reject(op: Operation, problems: list[validation.Problem], items: list[dict])
         failures = dict.fromkeys(range(max(len(items), 1)), next(iter(failures.values())))
     sample = replay.get_items(replay.sample_data(op.id, "default"), op.item)
     body = replay.with_failures(op, sample[: max(len(items), 1)], failures, items)
-    raise Rejection(int(body["response"]["status"]["code"]), body=body)
+    raise Rejection(int(body["response"]["status"]["code"]), problems[0].message, body=body)
 
