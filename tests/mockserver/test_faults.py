@@ -66,7 +66,7 @@ def test_the_faults_are_data() -> None:
 def test_reset_closes_the_connection_without_a_body(mock: tuple[str, Path]) -> None:
     base, _log = mock
     for _ in range(5):  # granian sometimes writes the head first: either way, no body
-        response, body, error = exchange(base, GET, {"Prefer": "fault=reset"})
+        _response, body, error = exchange(base, GET, {"Prefer": "fault=reset"})
         assert body == b""
         assert isinstance(error, http.client.RemoteDisconnected | http.client.IncompleteRead)
 
@@ -167,7 +167,7 @@ def test_fault_rate_is_a_share_and_the_seed_repeats_it(tmp_path: Path) -> None:
     args = ("--fault-rate", "0.5", "--fault-seed", "7", "--fault-kinds", "empty")
     with served(*args, log=tmp_path / "a.log") as base:
         first = empties(base, 40)
-        status, body = get(base + "/__capmock/journal/count?fault=empty")
+        _status, body = get(base + "/__capmock/journal/count?fault=empty")
         assert json.loads(body)["count"] == sum(first)
     with served(*args, log=tmp_path / "b.log") as base:
         again = empties(base, 40)
