@@ -66,6 +66,9 @@ class Quiet(logging.Filter):
         return f"{Injected.__name__}: capmock fault" not in record.getMessage()
 
 
+QUIET = Quiet()
+
+
 def check_kinds(value: str) -> tuple[str, ...]:
     """"a,b" -> ("a", "b"); "" -> every fault; ValueError naming the unknown ones."""
     names = tuple(n.strip() for n in value.split(",") if n.strip()) or kinds()
@@ -109,7 +112,7 @@ class Faults:
         self.source = f"--fault-rate {settings.fault_rate} --fault-seed {settings.fault_seed}"
         self._random = random.Random(settings.fault_seed)
         self._lock = threading.Lock()
-        logging.getLogger(GRANIAN_LOGGER).addFilter(Quiet())
+        logging.getLogger(GRANIAN_LOGGER).addFilter(QUIET)  # once: the same filter object
 
     def plan(self, request: MockRequest) -> Plan | None:
         """The fault for this request, if any (~0.2 us when none is asked for
