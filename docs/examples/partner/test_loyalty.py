@@ -1,5 +1,5 @@
 """How a partner tests their client against capmock (run by CI through
-tests/partner/test_examples.py). The fixtures come with `pip install capmock`:
+tests/partner/test_partner_plugin.py). The fixtures come with `pip install capmock`:
 capmock_mock (replay unless marked), capmock_sandbox."""
 
 from __future__ import annotations
