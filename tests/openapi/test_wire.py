@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -212,3 +213,19 @@ def test_http_status_policy_names_and_default() -> None:
     assert wire.default_http_status() == "platform"
     with pytest.raises(ValueError, match="unknown HTTP status policy"):
         wire.http_status("strict", 200)
+
+
+def test_each_rule_of_wire_yaml_cites_a_registered_clients_entry() -> None:
+    """wire.yaml names the defects it encodes; each is a live-clients entry of the
+    register, with the fields docs/defects.md renders, and says where it is encoded."""
+    text = (Path(wire.__file__).parent / wire.WIRE_FILE).read_text("utf-8")
+    cited = set(re.findall(r"\bD[0-9]{2,}\b", text)) - {"D66"}
+    register = {d["id"]: d for d in fixtures.defects()}
+    clients = {i for i, d in register.items() if d["source"] == "clients"}
+    assert cited and cited <= clients, sorted(cited - clients)
+    for defect_id in cited:
+        d = register[defect_id]
+        for field in ("title", "clients_rely_on", "document_says", "decision", "why"):
+            assert isinstance(d[field], str) and d[field].strip(), (defect_id, field)
+        assert d["rule_from"] == "clients" and d["wire"].startswith("openapi/wire.yaml")
+        assert set(d["operations"]) <= set(contract.operations()), defect_id
