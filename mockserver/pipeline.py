@@ -18,24 +18,36 @@ from capmock.mockserver.http import MockRequest, MockResponse
 from capmock.mockserver.routing import route
 from capmock.mockserver.rules import code_for
 from capmock.mockserver.settings import Settings
-from capmock.openapi import envelope
+from capmock.openapi import contract, envelope
+from capmock.openapi import wire as wires
 from capmock.openapi.codec import data_to_json, data_to_xml
 from capmock.openapi.contract import Operation
 
 BAD_REQUEST = 400
 OK = 200
+ERROR_BODY = "ErrorEnvelopeBody"  # a request-level failure before routing
 
 
-def render(data: dict[str, Any], fmt: str) -> bytes:
-    return data_to_json(data) if fmt == "json" else data_to_xml(data)
+def render(data: dict[str, Any], fmt: str, op: Operation | None, settings: Settings) -> bytes:
+    """XML as is; JSON written for the wire (platform: numeric code, arrays ...)."""
+    if fmt != "json":
+        return data_to_xml(data)
+    schema = op.body_schemas["response"] if op else ERROR_BODY
+    return data_to_json(contract.render_for(schema, data, settings.wire))
 
 
 def respond(body: bytes, fmt: str, request_code: int, settings: Settings,
             op: Operation | None) -> MockResponse:
-    """Apply the HTTP status policy: mirror the request-level code, or always 200."""
-    status = OK if settings.http_status == "always-200" else request_code
+    """Apply the HTTP status policy of the contract layer (platform, mirror, always-200)."""
+    status = wires.http_status(settings.http_status, request_code)
     return MockResponse(status, body, negotiation.MEDIA[fmt], operation=op.id if op else None,
                         request_code=request_code)
+
+
+def answered(data: dict[str, Any], fmt: str, settings: Settings, op: Operation) -> MockResponse:
+    """A whole answer of the operation (sandbox or forced code), rendered and policed."""
+    code = int(data["response"]["status"]["code"])
+    return respond(render(data, fmt, op, settings), fmt, code, settings, op)
 
 
 def rejected(rejection: Rejection, fmt: str, settings: Settings,
@@ -44,7 +56,7 @@ def rejected(rejection: Rejection, fmt: str, settings: Settings,
     if rejection.detail and rejection.body is None:
         status = body["response"]["status"]
         status["message"] = f"{status['message']}: {rejection.detail}"
-    return respond(render(body, fmt), fmt, rejection.request_code, settings, op)
+    return respond(render(body, fmt, op, settings), fmt, rejection.request_code, settings, op)
 
 
 def handle(request: MockRequest, settings: Settings, sandbox: Any = None) -> MockResponse:
@@ -67,15 +79,14 @@ def answer(op: Operation, request: MockRequest, fmt: str, settings: Settings,
     request_items, problems = check(op, request, settings)
     if sandbox is not None and want.code is None and sandbox.handles(op):
         data = sandbox.answer(sandbox_call(op, request, request_items, problems, settings))
-        return respond(render(data, fmt), fmt, int(data["response"]["status"]["code"]),
-                       settings, op)
+        return answered(data, fmt, settings, op)
     if problems:
         reject(op, problems, request_items)
     if want.code is not None:
         data = replay.forced(op, want, request_items)
-        return respond(render(data, fmt), fmt, int(data["response"]["status"]["code"]),
-                       settings, op)
-    return respond(replay.documented(op, want.example, fmt), fmt, OK, settings, op)
+        return answered(data, fmt, settings, op)
+    return respond(replay.documented(op, want.example, fmt, settings.wire), fmt, OK, settings,
+                   op)
 
 
 def check(op: Operation, request: MockRequest,
