@@ -13,7 +13,7 @@ from capmock.openapi.negotiation import MEDIA, accept_format
 
 BAD_REQUEST = 400
 
-__all__ = ["MEDIA", "accept_format", "body_format", "response_format"]
+__all__ = ["MEDIA", "accept_format", "response_format"]
 
 
 def response_format(request: MockRequest, default: str) -> str:
@@ -23,10 +23,3 @@ def response_format(request: MockRequest, default: str) -> str:
     except negotiation.NegotiationError as error:
         raise Rejection(BAD_REQUEST, str(error)) from None
 
-
-def body_format(request: MockRequest) -> str:
-    """The format of the request body, by Content-Type (or by sniffing if absent)."""
-    try:
-        return negotiation.body_format(request.header("content-type"), request.body)
-    except negotiation.NegotiationError as error:
-        raise Rejection(BAD_REQUEST, str(error)) from None

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from capmock.mockserver import auth, negotiation, replay, validation
+from capmock.mockserver import auth, negotiation, replay
 from capmock.mockserver.errors import Rejection
 from capmock.mockserver.http import MockRequest, MockResponse
-from capmock.mockserver.routing import route
-from capmock.mockserver.rules import code_for
 from capmock.mockserver.settings import Settings
-from capmock.openapi import contract, envelope
+from capmock.openapi import contract, envelope, routing, validation
 from capmock.openapi import wire as wires
 from capmock.openapi.codec import data_to_json, data_to_xml
 from capmock.openapi.contract import Operation
+from capmock.openapi.outcomes import code_for
 
 BAD_REQUEST = 400
 OK = 200
@@ -67,10 +66,18 @@ def handle(request: MockRequest, settings: Settings, sandbox: Any = None) -> Moc
     try:
         fmt = negotiation.response_format(request, settings.default_format)
         auth.authenticate(request, settings.auth)
-        op = route(request.method, request.path)
+        op = route(request)
         return answer(op, request, fmt, settings, sandbox)
     except Rejection as rejection:
         return rejected(rejection, fmt, settings, op)
+
+
+def route(request: MockRequest) -> Operation:
+    """The contract's routing; its 404/405 refusal becomes the mock's Rejection."""
+    found = routing.route(request.method, request.path)
+    if isinstance(found, routing.Refusal):
+        raise Rejection(found.status, found.message)
+    return found
 
 
 def answer(op: Operation, request: MockRequest, fmt: str, settings: Settings,
@@ -91,15 +98,15 @@ def answer(op: Operation, request: MockRequest, fmt: str, settings: Settings,
 
 def check(op: Operation, request: MockRequest,
           settings: Settings) -> tuple[list[dict[str, Any]], list[validation.Problem]]:
-    """Validate; return the body's items (for echoing identifiers) and the problems."""
-    problems = validation.query_problems(op, request, settings.batch_limit)
-    items = query_items(op, request)
-    if op.method == "POST":
-        fmt = negotiation.body_format(request)
-        data, xml_root = validation.parse_body(request.body, fmt, settings.max_depth)
-        items = [i for i in validation.items_of(data)[1] if isinstance(i, dict)]
-        problems += validation.body_problems(op, data, xml_root, settings.batch_limit)
-    return items, problems
+    """Validate by the contract; return the items (for echoing identifiers) and
+    the problems. A refusal (unreadable query or body) is request-level 400."""
+    checked = validation.check_request(
+        op, request.query, request.header("content-type"), request.body,
+        batch_limit=settings.batch_limit, max_depth=settings.max_depth)
+    for problem in checked.problems:
+        if problem.kind == validation.REFUSED:
+            raise Rejection(BAD_REQUEST, problem.message)
+    return checked.items, checked.problems
 
 
 def sandbox_call(op: Operation, request: MockRequest, items: list[dict[str, Any]],
@@ -123,14 +130,6 @@ def sandbox_call(op: Operation, request: MockRequest, items: list[dict[str, Any]
     return Call(op, query, items, failures, settings)
 
 
-def query_items(op: Operation, request: MockRequest) -> list[dict[str, Any]]:
-    """One item per identifier value of a GET (mobile=a,b -> two customers)."""
-    items: list[dict[str, Any]] = []
-    for name, value in validation.identifier_values(op, request).items():
-        items.extend({name: v} for v in value.split(",") if v)
-    return items
-
-
 def reject(op: Operation, problems: list[validation.Problem], items: list[dict]) -> NoReturn:
     """Turn problems into the documented answer: item-level codes where the
     document has one (rules.yaml), else request-level 400 naming the field."""
@@ -143,7 +142,7 @@ def reject(op: Operation, problems: list[validation.Problem], items: list[dict])
         failures.setdefault(problem.item or 0, envelope.item_status(op.id, code))
     if any(p.item is None for p in problems):
         failures = dict.fromkeys(range(max(len(items), 1)), next(iter(failures.values())))
-    sample = replay.get_items(replay.sample_data(op.id, "default"), op.item)
+    sample = envelope.answer_items(replay.sample_data(op.id, "default"), op.item)
     body = replay.with_failures(op, sample[: max(len(items), 1)], failures, items)
     raise Rejection(int(body["response"]["status"]["code"]), body=body)
 

@@ -117,13 +117,6 @@ def documented(op: Operation, example: str, fmt: str, wire: str = "document") ->
     return body
 
 
-def get_items(data: dict[str, Any], path: tuple[str, ...]) -> list[dict[str, Any]]:
-    node: Any = data["response"]
-    for key in path:
-        node = node.get(key, {}) if isinstance(node, dict) else {}
-    return node if isinstance(node, list) else [node] if isinstance(node, dict) else []
-
-
 def applicable_code(op: Operation, code: int) -> codes.ItemCode:
     """The code table entry for a forced item code, or 400 listing the applicable ones."""
     try:
@@ -163,7 +156,7 @@ def forced(op: Operation, want: Choice, request_items: list[dict[str, Any]]) -> 
     if code in codes.request_codes() and code >= BAD_REQUEST and code != 500:
         raise Rejection(code, "forced by Prefer: code")
     entry = applicable_code(op, code)
-    items = copy.deepcopy(get_items(sample_data(op.id, want.example), op.item))
+    items = copy.deepcopy(envelope.answer_items(sample_data(op.id, want.example), op.item))
     status = envelope.item_status(op.id, code)
     if entry.kind == "success":
         for item in items:
@@ -186,5 +179,5 @@ def with_failures(op: Operation, items: list[dict], failures: dict[int, dict],
     for index, status in failures.items():
         source = request_items[index] if index < len(request_items) else {}
         items[index] = {**echo(source), "item_status": status}  # echo what was sent
-    code = 500 if len(failures) == len(items) else 201
+    code = envelope.batch_code(index not in failures for index in range(len(items)))
     return envelope.item_body(list(op.item), items, code)

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from capmock.mockserver.rules import code_for
 from capmock.mockserver.sandbox import results
 from capmock.mockserver.sandbox.results import (
     IDENTIFIERS,
@@ -34,6 +33,7 @@ from capmock.mockserver.sandbox.results import (
 from capmock.mockserver.sandbox.service import Call
 from capmock.mockserver.sandbox.store import Customer, Tx
 from capmock.openapi import clean
+from capmock.openapi.outcomes import code_for
 
 Act = Callable[[Call, Tx, Customer, dict[str, Any]], dict[str, Any]]
 ID_NAMES = ("user_id", "id")

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from capmock.mockserver.rules import code_for
 from capmock.mockserver.sandbox.results import listed
 from capmock.mockserver.sandbox.store import IDENTIFIER_COLUMNS, Customer, Tx, identifier_key
+from capmock.openapi.outcomes import code_for
 
 IDENTIFIERS = IDENTIFIER_COLUMNS
 PROFILE = ("firstname", "lastname", "type")

@@ -1,14 +1,14 @@
 """Which registrations the Registration Configuration accepts: mandatory
 identifiers and the registered_on window (1034). The codes come from
-mockserver/rules.yaml."""
+openapi/rules.yaml."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from capmock.mockserver.rules import code_for
 from capmock.mockserver.sandbox.store import IDENTIFIER_COLUMNS
+from capmock.openapi.outcomes import code_for
 
 
 def missing_identifier(op_id: str, rule: str, item: dict[str, Any]) -> int:

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 from capmock.mockserver import replay
-from capmock.mockserver.rules import code_for
 from capmock.mockserver.sandbox.store import IDENTIFIER_COLUMNS, Customer, Tx
 from capmock.openapi import envelope
+from capmock.openapi.outcomes import code_for
 
 IDENTIFIERS = IDENTIFIER_COLUMNS
 LOOKUP_ORDER = ("user_id", "id", "mobile", "email", "external_id")
@@ -18,7 +18,7 @@ LOOKUP_ORDER = ("user_id", "id", "mobile", "email", "external_id")
 
 @functools.cache
 def outcome(op_id: str, kind: str) -> int:
-    """The code mockserver/rules.yaml gives this operation for a sandbox outcome."""
+    """The code openapi/rules.yaml gives this operation for a sandbox outcome."""
     code = code_for(op_id, kind)
     if code is None:
         raise LookupError(f"rules.yaml: no code of {kind!r} applies to {op_id}")
@@ -45,8 +45,7 @@ def failed(op_id: str, item: dict[str, Any], code: int) -> dict[str, Any]:
 
 def body(op_path: tuple[str, ...], items: list[dict[str, Any]]) -> dict[str, Any]:
     """Request-level 200 when every item succeeded, 500 when none did, else 201."""
-    ok = [i.get("item_status", {}).get("success") == "true" for i in items]
-    code = 200 if all(ok) else 500 if not any(ok) else envelope.PARTIAL_FAILURE
+    code = envelope.batch_code(envelope.item_succeeded(item) for item in items)
     return envelope.item_body(list(op_path), items, code)
 
 

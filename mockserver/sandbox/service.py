@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from capmock.mockserver.errors import Rejection
-from capmock.mockserver.rules import rules
 from capmock.mockserver.sandbox.store import Conflict, Store, StoreFailure, Tx, open_store
 from capmock.mockserver.settings import Settings
 from capmock.openapi.contract import Operation
+from capmock.openapi.outcomes import rules
 
 Handler = Callable[["Call", Tx], dict[str, Any]]
 # modules that define HANDLERS = {operation id: handler}

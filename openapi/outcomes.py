@@ -1,4 +1,7 @@
-"""The documented code for a validation failure, from rules.yaml."""
+"""The outcome table (openapi/rules.yaml): which documented code answers a
+validation failure or an outcome of an operation (succeeded, not found,
+identity change pending, 1028, 1301 ...). One reading, for the mock (its
+answers), its sandbox (each outcome) and the suite (what a server must say)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from capmock.openapi import codes
 
 @cache
 def rules() -> dict[str, Any]:
-    text = resources.files("capmock.mockserver").joinpath("rules.yaml").read_text("utf-8")
+    text = resources.files("capmock.openapi").joinpath("rules.yaml").read_text("utf-8")
     return fixtures.parse_yaml(text)
 
 
