@@ -154,3 +154,22 @@ def test_the_folder_rule_sees_a_build_time_import(tmp_path: Path) -> None:
     path = tmp_path / "probe.py"
     path.write_text("def f():\n    from .build import model\n")
     assert f"{BUILD}.model" in imported("capmock.openapi.probe", path)
+
+
+def test_the_core_imports_the_sandbox_only_where_the_shell_wires_it() -> None:
+    """ARCHITECTURE.md's bullet "- Into the sandbox:" names the only modules of the
+    mock's core that may import capmock.mockserver.sandbox (the shell: the app's
+    wiring, and the command's options); every other core module reaches the sandbox
+    through the answering port (mockserver/port.py) only."""
+    allowed = {f"capmock.mockserver.{name}" for name in listed_modules("Into the sandbox")}
+    assert allowed, "ARCHITECTURE.md names no module under '- Into the sandbox:'"
+    sandbox = "capmock.mockserver.sandbox"
+    edges = {module: sorted(n for n in imported(module, path)
+                            if n == sandbox or n.startswith(sandbox + "."))
+             for module, path in modules("capmock.mockserver").items()
+             if not (module == sandbox or module.startswith(sandbox + "."))}
+    wrong = [f"{module} imports {', '.join(names)}" for module, names in sorted(edges.items())
+             if names and module not in allowed]
+    assert not wrong, "only " + ", ".join(sorted(allowed)) + " may import the sandbox:\n" + \
+        "\n".join(wrong)
+    assert all(edges.get(module) for module in allowed), "a listed module no longer imports it"
