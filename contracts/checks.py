@@ -31,6 +31,7 @@ from schemathesis.generation import GenerationMode
 from capmock.contracts.invalidity import query_pairs, request_is_invalid
 from capmock.contracts.options import STATEFUL_CHECKS, STATELESS_CHECKS, Options
 from capmock.openapi import codes, contract, envelope, negotiation, outcomes, routing
+from capmock.openapi import wire as wires
 from capmock.openapi.codec import CodecError, data_to_xml, parse_xml, xml_to_data
 
 BATCH_CODES = (envelope.SUCCESS, envelope.PARTIAL_FAILURE, envelope.TOTAL_FAILURE)  # with items
@@ -202,8 +203,10 @@ def body_problems(run: RunSettings, case: Any, fmt: str, content: bytes) -> list
         fail(case, f"{fmt.upper()} response is not "
                    f"{'well-formed' if fmt == 'xml' else 'valid JSON'}: {error}")
     errors = contract.xml_errors(op.id, "response", root, profile) if root is not None else []
-    # json_errors_for asks jsonschema-rs first: a valid body costs microseconds
-    return errors or contract.json_errors_for(schema_for(op, data), data, profile)
+    # json_errors_for asks jsonschema-rs first: a valid body costs microseconds; a JSON
+    # body is also judged against the run's wire (strict profile only, contract.py)
+    wire = run.options.wire if root is None else None
+    return errors or contract.json_errors_for(schema_for(op, data), data, profile, wire)
 
 
 def body_conforms(run: RunSettings, response: Any, case: Any, fmt: str,
@@ -258,7 +261,7 @@ def item_statuses(op: contract.Operation, data: Any) -> list[dict[str, Any]]:
 
 def wanted_http(run: RunSettings, code: str) -> int:
     """The HTTP status the run's status policy expects for a request-level code."""
-    return 200 if run.options.http_status == "always-200" else int(code)
+    return wires.http_status(run.options.http_status, int(code))
 
 
 def envelope_problems(run: RunSettings, op: contract.Operation, data: Any,

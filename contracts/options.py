@@ -21,7 +21,9 @@ from typing import Any
 FORMATS = ("json", "xml")
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
 PROFILES = ("lenient", "strict")  # capmock.openapi.contract.PROFILES; a test keeps them equal
-HTTP_STATUS = ("mirror", "always-200")
+# capmock.openapi.wire's HTTP status policies and JSON wires (a test keeps them equal)
+HTTP_STATUS = ("platform", "mirror", "always-200")
+WIRES = ("platform", "document")
 MEDIA = {"json": "application/json", "xml": "application/xml"}
 
 # The check names, declared once. By where they live: contracts/checks.py,
@@ -102,8 +104,15 @@ class Options:
     max_examples: int = option(10, "int", "Examples per operation and phase.", low=1)
     workers: int = option(1, "int", "Concurrent workers.", low=1, high=64)
     seed: int = option(0, "int", "Same seed, same requests.")
-    http_status: str = option("mirror", "choice", "The status-line policy the server "
-                              "follows.", allowed=HTTP_STATUS)
+    http_status: str = option("platform", "choice", "The status-line policy the server "
+                              "follows. platform: HTTP 200 for item-level outcomes (codes "
+                              "200, 201, 500), the code for request-level errors; mirror: "
+                              "HTTP status = response.status.code; always-200.",
+                              allowed=HTTP_STATUS)
+    wire: str = option("platform", "choice", "The JSON form the server is judged against "
+                       "under --profile strict. platform: as live clusters send it (numeric "
+                       "status.code, every repeated element an array, ...); document: the "
+                       "samples' form.", allowed=WIRES)
     request_timeout: float = option(10.0, "float", "Seconds to wait for each answer.",
                                     low=0.1, high=600)
     fail_fast: bool = option(False, "flag", "Stop at the first failure.")

@@ -63,7 +63,8 @@ def detail_lines(matrix: Matrix) -> list[str]:
                   f"{'yes' if info.stateful_server else 'no'})",
                   f"run: formats {','.join(info.formats)}; phases {','.join(info.phases)}; "
                   f"{len(info.operations)} operation(s); profile {info.profile}; "
-                  f"http-status {info.http_status}; max-examples {info.max_examples}; "
+                  f"http-status {info.http_status}; wire {info.wire}; "
+                  f"max-examples {info.max_examples}; "
                   f"seed {info.seed}; workers {info.workers}; request-timeout "
                   f"{info.request_timeout:g} s; checks "
                   f"{','.join(info.checks) if info.checks else 'all'}",

@@ -44,6 +44,7 @@ class RunInfo:
     checks: tuple[str, ...]
     profile: str
     http_status: str
+    wire: str
     max_examples: int
     seed: int
     workers: int

@@ -144,7 +144,7 @@ from capmock.contracts import report
 from capmock.contracts.results import Cell, Matrix, RunInfo
 matrix = Matrix(info=RunInfo(base_url="http://x", formats=("json",), phases=("examples",),
                 operations=("customer_get",), checks=(), profile="lenient",
-                http_status="mirror", max_examples=1, seed=0, workers=1,
+                http_status="mirror", wire="platform", max_examples=1, seed=0, workers=1,
                 request_timeout=1.0, auth=False))
 matrix.cells[("customer_get", "json", "format_is_honoured")] = Cell(passed=2)
 matrix.cells[("customer_get", "json", "envelope_is_coherent")] = Cell(

@@ -20,10 +20,10 @@ from lxml import etree
 from serving import serving
 
 from capmock.contracts import cli, curl
-from capmock.contracts.options import PROFILES
+from capmock.contracts.options import HTTP_STATUS, PROFILES, WIRES, Options
 from capmock.mockserver.settings import Settings
 from capmock.mockserver.wsgi import create_app
-from capmock.openapi import contract
+from capmock.openapi import contract, wire
 from capmock.openapi.platform_auth import basic_header
 
 QUICK = ("--phases", "examples", "--max-examples", "1", "--operations", "customer_get",
@@ -41,6 +41,13 @@ def verify(*args: str) -> Any:
 
 def test_the_cli_knows_the_contracts_profiles() -> None:
     assert PROFILES == contract.PROFILES
+
+
+def test_the_cli_knows_the_contracts_wires_and_status_policies() -> None:
+    assert wire.wires() == WIRES
+    assert wire.http_status_policies() == HTTP_STATUS
+    assert (Options().wire, Options().http_status) == (wire.default_wire(),
+                                                       wire.default_http_status())
 
 
 @pytest.mark.parametrize("option", ["--report", "--junit-xml", "--json-report", "--har",

@@ -21,7 +21,7 @@ from capmock.openapi.contract import Operation, operations
 from capmock.openapi.outcomes import code_for
 from capmock.openapi.validation import REFUSED, Problem
 
-SETTINGS = Settings(batch_limit=3)
+SETTINGS = Settings(batch_limit=3, wire="document", http_status="mirror")
 JSON = {"accept": "application/json", "content-type": "application/json"}
 
 
@@ -87,9 +87,11 @@ def test_the_answerer_is_the_port_unless_replay_or_a_forced_code() -> None:
     assert pipeline.answerer(op, Choice(), RecordingPort(handled=False)) is Who.REPLAY
 
 
-def test_respond_mirrors_the_request_level_code_or_always_200() -> None:
+def test_respond_applies_the_status_policy_platform_mirror_or_always_200() -> None:
     op = coded_post()
-    assert pipeline.respond(b"{}", "json", 201, Settings(), op).status == 201
+    assert pipeline.respond(b"{}", "json", 201, Settings(), op).status == 200  # platform
+    assert pipeline.respond(b"{}", "json", 404, Settings(), op).status == 404
+    assert pipeline.respond(b"{}", "json", 201, Settings(http_status="mirror"), op).status == 201
     always = pipeline.respond(b"{}", "json", 201, Settings(http_status="always-200"), op)
     assert (always.status, always.request_code, always.operation) == (200, 201, op.id)
 
