@@ -196,7 +196,7 @@ def finish(report: Any, matrix: Any, outputs: dict[str, Path | None]) -> int:
 @click.option("--phases", type=csv_choice(run_options.PHASES),
               default=",".join(run_options.PHASES), show_default=True)
 @click.option("--operations", type=csv_choice(operation_ids), default=None,
-              help="Comma-separated operationIds (default: all 19).")
+              help="Comma-separated operationIds (default: all the contract's).")
 @click.option("--checks", "checks", type=csv_choice(run_options.CHECKS), default=None,
               help="Run only these checks (default: all).")
 @click.option("--max-examples", default=10, show_default=True, type=click.IntRange(1))
