@@ -179,3 +179,11 @@ def test_a_forced_code_applies_in_the_sandbox(box: FlaskClient) -> None:
                            headers={"Prefer": "code=1051"})
     body = answer.get_json()["response"]
     assert customer_of(body)["item_status"]["code"] == "1051"
+
+
+def test_user_id_true_shows_the_customer_s_user_id(box: FlaskClient) -> None:
+    _, response = get(box, "mobile=44700900999&user_id=true")
+    assert list(customer_of(response))[:2] == ["user_id", "mobile"]
+    assert customer_of(response)["user_id"] == "1034"
+    _, response = get(box, "mobile=44700900999")
+    assert "user_id" not in customer_of(response)
