@@ -13,6 +13,11 @@ from capmock.openapi.codec import CodecError, data_to_xml, xml_to_data
 FLAGS = ("true", "false")
 
 
+def query_pairs(query: dict[str, Any] | None) -> list[tuple[str, str]]:
+    return [(name, str(v)) for name, value in (query or {}).items()
+            for v in (value if isinstance(value, list) else [value])]
+
+
 def query_is_invalid(op: contract.Operation, query: dict[str, Any]) -> bool:
     checks = parameters.checks(op.id)
     for name, value in query.items():

@@ -18,9 +18,8 @@ from lxml import etree
 
 from capmock.contracts.curl import SECRET_VARIABLE
 from capmock.contracts.options import CHECKS, Options
-from capmock.contracts.runner import Cell, Matrix, rows
+from capmock.contracts.results import Cell, Matrix, rows
 
-NAMES = CHECKS
 SYMBOL = {"pass": "ok", "fail": "FAIL", "skip": "-"}
 LEGEND = ("cells: ok N = N responses judged, all kept the promise; FAIL F/N = F of N "
           "broke it; - = none judged (reason below)")
@@ -41,8 +40,8 @@ def grouped(matrix: Matrix) -> dict[tuple[str, str], dict[str, Cell]]:
 
 def checks_in(matrix: Matrix) -> list[str]:
     present = {check for (_, _, check) in matrix.cells}
-    extra = sorted(present - set(NAMES))
-    return [*[n for n in NAMES if n in present], *extra]
+    extra = sorted(present - set(CHECKS))
+    return [*[n for n in CHECKS if n in present], *extra]
 
 
 def mark(cell: Cell) -> str:

@@ -19,8 +19,10 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 
 from capmock.mockserver import access, auth
+from capmock.mockserver.bodies import TooLarge, read_body
 from capmock.mockserver.errors import Rejection
-from capmock.mockserver.journal import Budget
+from capmock.mockserver.forcing import rule_of
+from capmock.mockserver.journal import BadFilter, Budget, Report, search, unmatched
 from capmock.mockserver.reference import CONTENT_TYPE as HTML
 from capmock.mockserver.reference import reference_html
 from capmock.mockserver.settings import Settings
@@ -98,6 +100,50 @@ def journal() -> Response:
     report = mock().journal.read()
     return as_json({"entries": report.entries, "dropped": report.dropped,
                     "limits": Budget.of(mock().settings).limits()})
+
+
+def journal_search(answer: Any) -> Response:
+    """A journal search's answer, or 400 with the one-line reason."""
+    try:
+        return as_json(answer(mock().journal.read(), list(request.args.items(multi=True))))
+    except BadFilter as error:
+        return as_json({"error": str(error)}, BAD_REQUEST)
+
+
+@blueprint.get("/journal/find")
+def journal_find() -> Response:
+    """The entries matching the filters (journal.Filter), with closest=N the nearest misses."""
+    return journal_search(search)
+
+
+@blueprint.get("/journal/count")
+def journal_count() -> Response:
+    return journal_search(lambda report, pairs: {
+        key: value for key, value in search(report, pairs).items() if key != "entries"})
+
+
+@blueprint.get("/journal/unmatched")
+def journal_unmatched() -> Response:
+    """The requests that matched no operation or were refused, with the reason."""
+    return journal_search(lambda report, pairs: unmatched(report) if not pairs
+                          else search(Report(unmatched(report)["entries"], report.dropped),
+                                      pairs))
+
+
+@blueprint.route("/force", methods=["GET", "POST", "DELETE"])
+def force() -> Response:
+    """POST: answer the next `times` requests (of `operation`) as if they sent
+    Prefer code=/item=/example=/delay=/fault= (forcing.py); GET lists what is
+    pending, DELETE clears it."""
+    forcing = mock().forcing
+    if request.method == "DELETE":
+        return as_json({"cleared": forcing.clear()})
+    if request.method == "POST":
+        try:
+            forcing.add(rule_of(json.loads(read_body(request.environ, 65_536) or b"null")))
+        except (ValueError, TooLarge) as error:  # BadForce, JSONDecodeError, a large body
+            return as_json({"error": f"cannot force: {error}"}, BAD_REQUEST)
+    return as_json({"forced": forcing.listed()})
 
 
 @blueprint.get("/openapi.yaml")

@@ -43,3 +43,4 @@ class MockResponse:
     content_type: str
     operation: str | None = None
     request_code: int | None = None  # response.status.code, for the journal
+    reason: str | None = None  # a refusal's message (pipeline.rejected), for the journal

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 import sqlite3
 import threading
@@ -20,10 +21,15 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
+from urllib.parse import parse_qsl
 
 from capmock.mockserver.access import text
 from capmock.mockserver.http import MockRequest, MockResponse
+from capmock.mockserver.negotiation import MEDIA
+from capmock.mockserver.replay import prefer_pairs
 from capmock.mockserver.settings import Settings
+from capmock.openapi import routing
+from capmock.openapi.contract import operations
 
 logger = logging.getLogger("capmock")
 # What an entry costs beyond the bytes of its bodies, path, query and headers
@@ -44,6 +50,9 @@ class Raw(NamedTuple):
     request: MockRequest
     answer: MockResponse
     seconds: float
+    forced: str | None = None  # what POST /__capmock/force added (forcing.py)
+    fault: str | None = None  # the fault injected, "kind (how it was asked)" (faults.py)
+    item_codes: tuple[int, ...] | None = None  # kept when the answer's body is dropped
 
 
 class Budget(NamedTuple):
@@ -93,8 +102,19 @@ def slim(raw: Raw, body_bytes: int) -> Raw:
     if len(request.body) > body_bytes:
         request = replace(request, body=request.body[:body_bytes])
     if len(answer.body) > body_bytes:
+        raw = raw._replace(item_codes=item_codes(answer.body))
         answer = replace(answer, body=b"")
     return raw._replace(request=request, answer=answer)
+
+
+JSON_ITEM_CODE = re.compile(rb'"item_status"\s*:\s*\{[^{}]*?"code"\s*:\s*"?(\d+)')
+XML_ITEM_CODE = re.compile(rb"<item_status>(?:(?!</item_status>).)*?<code>(\d+)</code>", re.S)
+
+
+def item_codes(body: bytes) -> tuple[int, ...]:
+    """The item codes of an answer's body, in order (JSON or XML)."""
+    pattern = XML_ITEM_CODE if body[:1] == b"<" else JSON_ITEM_CODE
+    return tuple(int(code) for code in pattern.findall(body))
 
 
 @lru_cache(maxsize=256)  # bounded: header names are the client's to choose
@@ -113,10 +133,35 @@ def redacted(name: str, value: str) -> str:
     return f"{scheme} {REDACTED}" if sep and "authorization" in name else REDACTED
 
 
-def as_entry(entry: Entry) -> dict[str, Any]:
+def outcome(raw: Raw, mode: str) -> tuple[str | None, str, str]:
+    """(the operation, the outcome, the reason) of an entry: unmatched (no
+    operation at that method and path), refused (a Rejection: validation,
+    credentials, format, a bad control), forced (a code asked for) or answered."""
+    request, answer = raw.request, raw.answer
+    operation = answer.operation
+    if operation is None:
+        found = routing.route(request.method, request.path)
+        if isinstance(found, routing.Refusal):
+            return None, "unmatched", answer.reason or found.message
+        operation = found.id
+    if answer.reason is not None:
+        return operation, "refused", answer.reason
+    if raw.forced:
+        return operation, "forced", f"{raw.forced} (POST /__capmock/force)"
+    pairs = prefer_pairs(request)
+    if "code" in pairs:
+        return operation, "forced", ", ".join(f"{k}={v}" for k, v in pairs.items())
+    if mode == "sandbox":
+        return operation, "answered", "the sandbox's answer"
+    return operation, "answered", f"documented example {pairs.get('example', 'default')!r}"
+
+
+def as_entry(entry: Entry, mode: str = "replay") -> dict[str, Any]:
     """The journal entry a client reads at /__capmock/journal."""
     raw, length, _size = entry
     request, answer = raw.request, raw.answer
+    operation, result, reason = outcome(raw, mode)
+    fault = raw.fault.split(" ", 1)[0] if raw.fault else None
     return {
         "id": raw.request_id,
         "time": datetime.fromtimestamp(raw.time, UTC).isoformat(timespec="milliseconds"),
@@ -127,11 +172,21 @@ def as_entry(entry: Entry) -> dict[str, Any]:
         "body": request.body.decode("utf-8", "replace"),
         "body_length": length,
         "body_truncated": len(request.body) < length,
-        "operation": answer.operation,
+        "operation": operation,
         "status": answer.status,
         "code": answer.request_code,
+        "item_codes": list(raw.item_codes if raw.item_codes is not None
+                           else item_codes(answer.body)),
+        "format": FORMAT_OF.get(answer.content_type),
+        "outcome": result,
+        "reason": f"{reason}; fault {raw.fault}" if raw.fault else reason,
+        "forced": raw.forced,
+        "fault": fault,
         "ms": round(raw.seconds * 1000, 3),
     }
+
+
+FORMAT_OF = {media: fmt for fmt, media in MEDIA.items()}
 
 
 class Report(NamedTuple):
@@ -184,15 +239,17 @@ class Buffer:
 class MemoryJournal:
     """One worker's journal."""
 
-    def __init__(self, budget: Budget) -> None:
+    def __init__(self, budget: Budget, mode: str = "replay") -> None:
         self._buffer = Buffer(budget)
         self._body_bytes = budget.body_bytes
+        self._mode = mode
 
     def record(self, raw: Raw) -> None:
         self._buffer.add(keep(raw, self._body_bytes))
 
     def read(self) -> Report:
-        return Report([as_entry(e) for e in self._buffer.snapshot()], self._buffer.dropped)
+        return Report([as_entry(e, self._mode) for e in self._buffer.snapshot()],
+                      self._buffer.dropped)
 
     def clear(self) -> int:
         return self._buffer.clear()
@@ -254,8 +311,8 @@ class SqliteJournal:
     POLL_SECONDS = 0.05
     WAIT_SECONDS = 1.0
 
-    def __init__(self, path: str, budget: Budget) -> None:
-        self._path, self._budget = path, budget
+    def __init__(self, path: str, budget: Budget, mode: str = "replay") -> None:
+        self._path, self._budget, self._mode = path, budget, mode
         self._pending = Buffer(budget)
         self._write_lock = threading.Lock()
         self._local = threading.local()
@@ -298,7 +355,8 @@ class SqliteJournal:
         the drops, then acknowledge `generation` (one transaction)."""
         with self._write_lock:
             batch, dropped = self._pending.drain()
-            texts = [json.dumps(as_entry(e)) for e in batch]  # ASCII: len() counts bytes
+            # ASCII: len() counts bytes
+            texts = [json.dumps(as_entry(e, self._mode)) for e in batch]
             with transaction(self._db()) as db:
                 db.executemany("INSERT INTO journal (t, entry, size) VALUES (?, ?, ?)",
                                [(e[0].time, t, len(t))
@@ -372,4 +430,128 @@ def open_journal(settings: Settings) -> MemoryJournal | SqliteJournal | NoJourna
     if budget.entries == 0:
         return NoJournal()
     path = settings.journal_path
-    return SqliteJournal(path, budget) if path else MemoryJournal(budget)
+    mode = settings.mode
+    return SqliteJournal(path, budget, mode) if path else MemoryJournal(budget, mode)
+
+
+# --- finding and counting (GET /__capmock/journal/find, /count, /unmatched) ----------
+
+OUTCOMES = ("answered", "forced", "refused", "unmatched")
+FIELDS = ("operation", "method", "path", "format", "status", "code", "item_code", "outcome",
+          "fault")
+NUMBERS = ("status", "code", "item_code")
+CLOSEST_MAX = 20
+
+
+class BadFilter(ValueError):
+    """A filter the journal cannot apply (answered 400 with this one line)."""
+
+
+def check_value(name: str, value: str) -> str | int:
+    if name in NUMBERS:
+        if not (value.isascii() and value.isdigit() and len(value) <= 4):
+            raise BadFilter(f"{name}={value!r}: expected a number such as 200 or 1012")
+        return int(value)
+    if name == "operation" and value not in operations():
+        raise BadFilter(f"operation={value!r}: no such operation; operations: "
+                        f"{', '.join(sorted(operations()))}")
+    if name == "format" and value not in MEDIA:
+        raise BadFilter(f"format={value!r}: expected json or xml")
+    if name == "outcome" and value not in OUTCOMES:
+        raise BadFilter(f"outcome={value!r}: expected one of {', '.join(OUTCOMES)}")
+    return value.upper() if name == "method" else value
+
+
+class Filter:
+    """What the entries must match: each named field one of its values (a
+    field given twice matches either); `query.NAME=V` a query parameter whose
+    value is V or lists V among its commas; `header.NAME=V` a header's value
+    (as the journal shows it, secrets redacted); all of them at once."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self.wanted: dict[str, list[Any]] = {}
+        for name, value in pairs:
+            lower = name.lower()
+            if name.startswith("query.") and len(name) > 6:
+                key = name
+            elif lower.startswith("header.") and len(name) > 7:
+                key = lower
+            elif name in FIELDS:
+                key = name
+            else:
+                raise BadFilter(f"unknown filter {name!r}; filters: {', '.join(FIELDS)}, "
+                                "query.NAME, header.NAME, closest")
+            self.wanted.setdefault(key, []).append(check_value(name, value))
+
+    def describe(self) -> str:
+        return ", ".join(f"{key}={'|'.join(map(str, values))}"
+                         for key, values in self.wanted.items()) or "anything"
+
+    def misses(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """The filters an entry does not meet: name -> the entry's value."""
+        missed: dict[str, Any] = {}
+        query: dict[str, list[str]] | None = None
+        for key, values in self.wanted.items():
+            if key.startswith("query."):
+                query = query if query is not None else query_of(entry)
+                have = query.get(key[6:], [])
+                if not any(v in values or set(v.split(",")) & set(values) for v in have):
+                    missed[key] = have[0] if len(have) == 1 else have or None
+                continue
+            if key.startswith("header."):
+                have_value: Any = entry["headers"].get(key[7:])
+                met = have_value in values
+            elif key == "item_code":
+                have_value = entry["item_codes"]
+                met = bool(set(have_value) & set(values))
+            else:
+                have_value = entry.get(key)
+                met = have_value in values
+            if not met:
+                missed[key] = have_value
+        return missed
+
+
+def query_of(entry: dict[str, Any]) -> dict[str, list[str]]:
+    query: dict[str, list[str]] = {}
+    for name, value in parse_qsl(entry["query"], keep_blank_values=True):
+        query.setdefault(name, []).append(value)
+    return query
+
+
+def search(report: Report, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """The entries that match the filters (oldest first), their count, the
+    journal's dropped count and, with closest=N, the N entries that came
+    nearest (fewest filters missed; newest first among equals), each with
+    what differed."""
+    closest = 0
+    filters = []
+    for name, value in pairs:
+        if name == "closest":
+            if not (value.isascii() and value.isdigit() and int(value) <= CLOSEST_MAX):
+                raise BadFilter(f"closest={value!r}: expected a number 0-{CLOSEST_MAX}")
+            closest = int(value)
+        else:
+            filters.append((name, value))
+    wanted = Filter(filters)
+    matched: list[dict[str, Any]] = []
+    near: list[tuple[int, int, dict[str, Any], dict[str, Any]]] = []
+    for index, entry in enumerate(report.entries):
+        missed = wanted.misses(entry)
+        if missed:
+            near.append((len(missed), -index, entry, missed))
+        else:
+            matched.append(entry)
+    answer: dict[str, Any] = {"filter": wanted.describe(), "count": len(matched),
+                              "entries": matched, "dropped": report.dropped}
+    if closest:
+        near.sort(key=lambda n: (n[0], n[1]))
+        answer["closest"] = [{**entry, "differs": missed}
+                             for _n, _i, entry, missed in near[:closest]]
+    return answer
+
+
+def unmatched(report: Report) -> dict[str, Any]:
+    """The requests that matched no operation or were refused, with the reason."""
+    entries = [e for e in report.entries if e["outcome"] in ("unmatched", "refused")]
+    return {"count": len(entries), "entries": entries, "dropped": report.dropped}

@@ -94,7 +94,9 @@ def rejected(rejection: Rejection, fmt: str, settings: Settings,
     if rejection.detail:
         status = body["response"]["status"]
         status["message"] = f"{status['message']}: {rejection.detail}"
-    return respond(render(body, fmt), fmt, rejection.request_code, settings, op)
+    answer = respond(render(body, fmt), fmt, rejection.request_code, settings, op)
+    answer.reason = rejection.detail or str(body["response"]["status"].get("message", ""))
+    return answer
 
 
 # --- the composition ---------------------------------------------------------------------

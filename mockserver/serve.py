@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from capmock.mockserver.faults import check_kinds
 from capmock.mockserver.journal import prepare as prepare_journal
 from capmock.mockserver.sandbox.options import sandbox_options, sandbox_settings
 from capmock.mockserver.settings import ENV, FORMATS, STATUS_POLICIES, Settings
@@ -27,6 +28,14 @@ def check_hosts(_ctx: click.Context, _param: click.Parameter, value: str | None)
     if value is not None and any(not name.strip() or " " in name.strip() or "/" in name
                                  for name in value.split(",")):
         raise click.BadParameter("expected host names separated by commas, or '*'")
+    return value
+
+
+def fault_kinds(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    try:
+        check_kinds(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
     return value
 
 
@@ -90,6 +99,13 @@ def run_granian(settings: Settings, serving: Serving, workers: int,
 @click.option("--import-limit", "import_limit_mib", default=64, show_default=True,
               type=click.IntRange(1, 4096), metavar="MIB",
               help="Largest body /__capmock/sandbox/import and load take, in MiB.")
+@click.option("--fault-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of API requests answered with an injected fault (faults.yaml).")
+@click.option("--fault-seed", default=0, show_default=True, type=int,
+              help="Seed of the faults drawn by --fault-rate (same seed, same requests).")
+@click.option("--fault-kinds", default="", metavar="NAME,...", callback=fault_kinds,
+              help="Faults --fault-rate draws among (default: all: reset, empty, "
+                   "truncated, slow, garbage).")
 @sandbox_options
 def command(host: str, port: int, mode: str, auth: str | None, workers: int, threads: int,
             http_status: str,
@@ -97,6 +113,7 @@ def command(host: str, port: int, mode: str, auth: str | None, workers: int, thr
             record: bool, access_log: bool, admin_auth: str | None, allowed_hosts: str | None,
             journal_size: int, journal_bytes: int, journal_body_bytes: int,
             import_limit_mib: int, idle_timeout: float, max_connections: int | None,
+            fault_rate: float, fault_seed: int, fault_kinds: str,
             **sandbox: object) -> None:
     """Serve the mock of the customer API (JSON and XML)."""
     serving = prepare(host, port, idle_timeout, max_connections)
@@ -113,6 +130,7 @@ def command(host: str, port: int, mode: str, auth: str | None, workers: int, thr
                             admin_auth=admin_auth, bound_host=host, allowed_hosts=allowed_hosts,
                             journal_bytes=journal_bytes, journal_body_bytes=journal_body_bytes,
                             import_limit=import_limit_mib * 1_048_576,
+                            fault_rate=fault_rate, fault_seed=fault_seed, fault_kinds=fault_kinds,
                             **sandbox_settings(mode, workers, sandbox))
         click.echo(f"capmock {mode} mock on http://{host}:{port}/v1.1/customer/ "
                    f"(reference: http://{host}:{port}/__capmock/docs)", err=True)

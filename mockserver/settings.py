@@ -43,6 +43,10 @@ class Settings:
     journal_body_bytes: int = 4096  # of each request body; longer ones are cut, and say so
     # the sandbox's import and load (an export is larger than any request): bytes
     import_limit: int = 64 * 1_048_576
+    # issue 13: injected faults (faults.py) for a share of the API's requests
+    fault_rate: float = 0.0  # 0-1
+    fault_seed: int = 0
+    fault_kinds: str = ""  # "reset,slow": drawn among these; "": every fault of faults.yaml
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))

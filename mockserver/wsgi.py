@@ -22,10 +22,11 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 from werkzeug.sansio.response import Response as SansIOResponse
 
-from capmock.mockserver import admin, negotiation, replay
+from capmock.mockserver import admin, faults, negotiation, replay
 from capmock.mockserver.accesslog import AccessLog
 from capmock.mockserver.bodies import TooLarge, read_body
 from capmock.mockserver.errors import Rejection
+from capmock.mockserver.forcing import Forcing
 from capmock.mockserver.http import MockRequest, MockResponse
 from capmock.mockserver.journal import Raw, open_journal
 from capmock.mockserver.pipeline import handle, rejected
@@ -51,6 +52,8 @@ class Mock:
         self.cache: dict[tuple, MockResponse] = {}
         self.sandbox = sandbox  # the answering port of mode sandbox; None: replay
         self.port: AnsweringPort = sandbox or REPLAY
+        self.faults = faults.Faults(settings)
+        self.forcing = Forcing()  # POST /__capmock/force
 
     def answer(self, mock_request: MockRequest) -> MockResponse:
         """The pipeline's answer; memoised when the port is not stateful (replay:
@@ -177,17 +180,38 @@ class MockAnswer(Response):
         return app_iter, status, headers + self.added_headers
 
 
+class FaultAnswer(MockAnswer):
+    """An answer with an injected fault (faults.py): its status and headers,
+    the Content-Length the fault announces, and the fault's chunks."""
+
+    def __init__(self, answer: MockResponse, request_id: str, settings: Settings,
+                 kind: str) -> None:
+        super().__init__(answer, request_id, settings)
+        length, self.response = faults.shape(kind, answer.body)
+        self.headers["Content-Length"] = str(length)
+
+
 def mock_view(mock: Mock, path: str = "") -> Response:
     started = time.perf_counter()
     early = preflight(mock.settings)
     if early is not None:
         return early
-    mock_request = to_mock_request(body_of(mock.settings.max_body_bytes))
-    answer = mock.answer(mock_request)
+    sent = mock_request = to_mock_request(body_of(mock.settings.max_body_bytes))
+    forced = plan = None
+    if mock.forcing.rules:  # POST /__capmock/force: answered as if it sent Prefer
+        mock_request, forced = mock.forcing.apply(mock_request)
+    try:
+        plan = mock.faults.plan(mock_request)
+        answer = mock.answer(mock_request)
+    except Rejection as bad_fault:  # an unknown fault's name
+        answer = rejected(bad_fault, answer_format(mock), mock.settings, None)
     delay(mock, mock_request)
     request_id = mock.ids.next()
-    mock.journal.record(Raw(request_id, time.time(), mock_request, answer,
-                            time.perf_counter() - started))
+    mock.journal.record(Raw(request_id, time.time(), sent, answer,
+                            time.perf_counter() - started, forced,
+                            plan and f"{plan.kind} ({plan.source})"))
+    if plan is not None:
+        return FaultAnswer(answer, request_id, mock.settings, plan.kind)
     return MockAnswer(answer, request_id, mock.settings)
 
 

@@ -142,3 +142,16 @@ def test_verify_from_the_fresh_venv(fresh_venv: Path, tmp_path: Path) -> None:
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "cannot reach" in closed.stderr and "cannot write" in unwritable.stderr
+
+
+def test_the_partner_examples_pass_from_the_fresh_venv(fresh_venv: Path, tmp_path: Path) -> None:
+    """The README's partner section: after `pip install .`, a partner's tests
+    get the capmock_mock fixtures (pytest11 capmock-mock) with nothing else."""
+    examples = Path(__file__).resolve().parents[1] / "docs" / "examples" / "partner"
+    for source in examples.iterdir():
+        if source.is_file():
+            (tmp_path / source.name).write_bytes(source.read_bytes())
+    result = subprocess.run([str(fresh_venv / "python"), "-m", "pytest", "-q"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout

@@ -8,9 +8,16 @@ Decisions where the document is silent:
   identifier that belongs to the other one (1032/1016/1033).
 - customer/get shows user_id when asked (user_id=true) or looked up by it,
   as the document's parameter table says; registered_store, registered_till
-  and fraud_details are returned unless the parameter is false. The other
-  optional sections (next_slab, slab_history ...) have no documented shape
-  and are not returned.
+  and fraud_details are returned unless the parameter is false.
+- customer/get's flags that ask for more data answer it in the shape the
+  current reference shows (D104), from the customer doc (seed.yaml, a sandbox
+  file): points_summary=true adds tier_expiry_date and points_summaries
+  ({points_summary: [...]}, one entry per program), slab_history=true adds
+  slab_history ({history: [...]}, newest first), next_slab=true adds next_slab,
+  next_slab_serial_number and next_slab_description; a customer without that
+  data gets the empty section, as the reference shows for one. The flags no
+  source shows an answer for (expiry_schedule, expired_points, promotion_points,
+  membership_retention_criteria, optin_status, ndsc_status) add nothing.
 - update_identity records a pending change request (kind identity_changes);
   /__capmock/sandbox/identity_changes/<id>/approve applies it, .../reject
   drops it, as the platform's back office does. A new value that already
@@ -26,6 +33,7 @@ from capmock.mockserver.sandbox.results import (
     each_customer,
     failed,
     find,
+    listed,
     outcome,
     status,
     succeeded,
@@ -36,6 +44,13 @@ from capmock.mockserver.sandbox.views import LOYALTY, fields_node, pick, profile
 
 IDENTITY_CHANGES = "identity_changes"
 DEFAULT_SECTIONS = ("registered_store", "registered_till", "fraud_details")
+# flag -> the customer doc fields it shows, each with its repeated child (None: a value)
+FLAG_SECTIONS: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "points_summary": (("tier_expiry_date", None), ("points_summaries", "points_summary")),
+    "slab_history": (("slab_history", "history"),),
+    "next_slab": (("next_slab", None), ("next_slab_serial_number", None),
+                  ("next_slab_description", None)),
+}
 
 
 def each_item(call: Call, tx: Tx, act: Any) -> dict[str, Any]:
@@ -133,6 +148,19 @@ def transaction_summaries(tx: Tx, customer: Customer) -> dict[str, Any]:
     return {"transaction": summaries}
 
 
+def flag_sections(call: Call, doc: dict[str, Any]) -> dict[str, Any]:
+    """What the flags the request set to true add, from the customer doc."""
+    out: dict[str, Any] = {}
+    for flag, sections in FLAG_SECTIONS.items():
+        if call.query.get(flag) != "true":
+            continue
+        for key, child in sections:
+            value = doc.get(key)
+            out[key] = (value if isinstance(value, str) else "") if child is None \
+                else {child: [dict(v) for v in listed(value) if isinstance(v, dict)]}
+    return out
+
+
 def details(call: Call, tx: Tx, customer: Customer) -> dict[str, Any]:
     doc = customer.doc
     shown_id = call.query.get("user_id") == "true" or "user_id" in call.items[0]
@@ -146,6 +174,7 @@ def details(call: Call, tx: Tx, customer: Customer) -> dict[str, Any]:
     out["custom_fields"] = fields_node(doc.get("custom_fields") or [])
     out["extended_fields"] = fields_node(doc.get("extended_fields") or [])
     out["transactions"] = transaction_summaries(tx, customer)
+    out.update(flag_sections(call, doc))
     out["item_status"] = succeeded(call.op.id)
     return out
 

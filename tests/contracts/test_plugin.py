@@ -23,7 +23,9 @@ from capmock.mockserver.wsgi import create_app
 UNRELATED = '''
 import sys
 
-LIGHT = {"capmock", "capmock.contracts", "capmock.contracts.plugin", "capmock.contracts.options"}
+LIGHT = {"capmock", "capmock.contracts", "capmock.contracts.plugin", "capmock.contracts.options",
+         # the partner's fixtures (issue 13), the other pytest11 plugin: stdlib and pytest only
+         "capmock.mockserver", "capmock.mockserver.pytest_plugin"}
 
 def test_unrelated(base_url):
     assert base_url == "http://playwright.example"

@@ -19,6 +19,7 @@ from serving import serving
 from sources import declared_operations
 
 from capmock import fixtures
+from capmock.mockserver import faults
 from capmock.mockserver.reference import reference_html
 from capmock.mockserver.settings import Settings
 from capmock.mockserver.wsgi import create_app
@@ -117,7 +118,8 @@ def test_browser_renders_every_operation(page: Page) -> None:
     # the controls are documented on the page
     controls = dom.xpath("string(//details[@id='controls'])")
     for control in ("Prefer: code=", "Prefer: item=", "Prefer: example=", "Prefer: delay=",
-                    "__code=", "__item=", "__example=", "__delay=", "format=json"):
+                    "__code=", "__item=", "__example=", "__delay=", "format=json",
+                    "Prefer: fault=", "__fault=", *faults.kinds()):
         assert control in controls, control
 
 
