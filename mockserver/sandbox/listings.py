@@ -31,12 +31,14 @@ class Listing:
     count: str | None = None
     limit: str | None = None
     default_limit: int | None = None
+    user_id: str | None = None
 
     @classmethod
     def of(cls, entry: dict[str, Any]) -> Listing:
         return cls(records=entry["records"], at=tuple(entry["at"]),
                    fields=tuple(entry.get("fields", ())), count=entry.get("count"),
-                   limit=entry.get("limit"), default_limit=entry.get("default_limit"))
+                   limit=entry.get("limit"), default_limit=entry.get("default_limit"),
+                   user_id=entry.get("user_id"))
 
 
 @functools.cache
@@ -53,11 +55,14 @@ def cap(listing: Listing, query: dict[str, str]) -> int | None:
 
 
 def view(listing: Listing, call: Call, tx: Tx, customer: Customer) -> dict[str, Any]:
-    """The customer's element: its fields, the count, the list, item_status."""
+    """The customer's element: user_id when asked, its fields, the count, the list,
+    item_status."""
     docs = [r.doc for r in tx.records(customer.id, listing.records)]
     most = cap(listing, call.query)
     shown = docs if most is None else docs[:most]
     out = pick(customer.doc, listing.fields)
+    if listing.user_id and call.query.get(listing.user_id) == "true":
+        out = {"user_id": customer.user_id, **out}
     if listing.count:
         out[listing.count] = str(len(shown))
     out.update(envelope.nest(list(listing.at), one_or_many(shown)))

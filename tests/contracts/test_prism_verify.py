@@ -38,14 +38,15 @@ CAPMOCK = str(Path(sys.executable).with_name("capmock"))
 ALL = tuple(contract.operations())
 POSTS = tuple(op for op in ALL if contract.operations()[op].method == "POST")
 NO_IDENTIFIER = ("customer_coupons", "customer_get", "customer_interaction",
-                 "customer_notes_get", "customer_preferences_get", "customer_redemptions",
-                 "customer_referrals_get", "customer_subscriptions_get", "customer_tickets_get",
-                 "customer_transactions")
+                 "customer_notes_get", "customer_preferences_get", "customer_recommendations",
+                 "customer_redemptions", "customer_referrals_get", "customer_subscriptions_get",
+                 "customer_tickets_get", "customer_transactions")
+# schemathesis tries other methods once per path
 WRONG_METHOD = ("customer_add", "customer_coupons", "customer_get", "customer_interaction",
-                "customer_notes_add", "customer_preferences_update", "customer_redemptions",
-                "customer_referrals_add", "customer_search", "customer_subscriptions_update",
-                "customer_tickets_add", "customer_transactions", "customer_update",
-                "customer_update_identity")  # schemathesis tries other methods once per path
+                "customer_notes_add", "customer_preferences_update", "customer_recommendations",
+                "customer_redemptions", "customer_referrals_add", "customer_search",
+                "customer_subscriptions_update", "customer_tickets_add", "customer_transactions",
+                "customer_update", "customer_update_identity")
 
 EXPECTED: dict[str, tuple[str, ...]] = {}
 for fmt in ("json", "xml"):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sources import declared_operations
 
 from capmock.openapi import codes
 
@@ -15,27 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "openapi" / "source" / "capillary-customer-v1.1.md"
 TABLE = ROOT / "openapi" / "codes.yaml"
 
-OPERATIONS = (
-    "customer_add",
-    "customer_update",
-    "customer_update_identity",
-    "customer_search",
-    "customer_get",
-    "customer_transactions",
-    "customer_redemptions",
-    "customer_notes_add",
-    "customer_notes_get",
-    "customer_coupons",
-    "customer_tickets_add",
-    "customer_tickets_get",
-    "customer_referrals_add",
-    "customer_referrals_get",
-    "customer_preferences_update",
-    "customer_preferences_get",
-    "customer_interaction",
-    "customer_subscriptions_update",
-    "customer_subscriptions_get",
-)
+# The operations openapi/src/operations.yaml declares, in its order (tests/sources.py):
+# the code table lists the same ones.
+OPERATIONS = tuple(declared_operations())
 # Every operation but these two names an existing customer by identifier.
 WITHOUT_IDENTIFIER = {"customer_add", "customer_search"}
 # FACTS.md, "Batch support (from the document)".

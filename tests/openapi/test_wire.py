@@ -151,7 +151,7 @@ def test_the_strict_platform_check_reports_what_clients_trip_over(change, report
 
 
 def test_the_document_samples_differ_from_the_platform_where_the_register_says() -> None:
-    """customer/add's sample writes the code and the points as strings (D107, D108)."""
+    """customer/add's sample writes the code and the points as strings (D110, D111)."""
     sample = fixtures.find("customer_add", "default", "response", "json")
     assert sample is not None
     strict = contract.json_errors("customer_add", "response", json.loads(sample.read_text()),

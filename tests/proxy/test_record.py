@@ -36,7 +36,7 @@ MEDIA = {"json": "application/json", "xml": "application/xml"}
 # The documented requests that show customers and their history (record.yaml).
 SHOWING = ["customer_get", "customer_transactions", "customer_redemptions",
            "customer_notes_get", "customer_coupons", "customer_tickets_get",
-           "customer_preferences_get", "customer_interaction"]
+           "customer_preferences_get", "customer_interaction", "customer_recommendations"]
 
 
 # --- requests and answers ----------------------------------------------------------------

@@ -69,3 +69,17 @@ def test_every_declared_listing_names_an_operation_of_the_contract() -> None:
     for op, listing in listings.table().items():
         assert op in operations()
         assert listing.records and listing.at
+
+
+def test_a_declared_user_id_flag_shows_the_user_id_first_only_when_true(store: Store) -> None:
+    flagged = listings.Listing(records="wishes", at=("wishes", "wish"), fields=("mobile",),
+                               user_id="user_id")
+    call = Call(get_op(), {"user_id": "true"}, [{"mobile": "919900000001"}])
+    [item] = envelope.answer_items(store.run(lambda tx: listings.handler(flagged)(call, tx)),
+                                   get_op().item)
+    assert list(item)[:2] == ["user_id", "mobile"] and item["user_id"] == "7"
+    for query, listing in (({"user_id": "false"}, flagged), ({"user_id": "true"}, LISTING)):
+        call = Call(get_op(), query, [{"mobile": "919900000001"}])
+        [item] = envelope.answer_items(
+            store.run(lambda tx, c=call, li=listing: listings.handler(li)(c, tx)), get_op().item)
+        assert "user_id" not in item, (query, listing.user_id)
