@@ -82,6 +82,12 @@ def describe(op_id: str, op: dict[str, Any]) -> str:
     if op.get("identifiers"):
         names = ", ".join(op["identifiers"])
         lines.append(f"Identify the customer with at least one of: {names}.")
+    if op.get("identifier_pair"):
+        name, value = op["identifier_pair"]
+        lines.append(f"Or name the identifier with {name} and its value(s) with {value}.")
+    if op.get("also_methods"):
+        also = ", ".join(m.upper() for m in op["also_methods"])
+        lines.append(f"{also} answers as {op['method'].upper()} does (x-capmock-methods).")
     return " ".join(lines) + reference_note(op_id)
 
 
@@ -112,6 +118,8 @@ def extensions(op_id: str, op: dict[str, Any]) -> dict[str, Any]:
         "x-capmock-section": op["section"],
         "x-capmock-batch": op["batch"],
         "x-capmock-identifiers": op.get("identifiers", []),
+        "x-capmock-identifier-pair": op.get("identifier_pair", []),
+        "x-capmock-methods": [m.upper() for m in (op["method"], *op.get("also_methods", []))],
         "x-capmock-item": op["item"],
         "x-capmock-xsd": xsd,
         "x-capmock-codes": sorted(codes.codes_for(op_id)),
