@@ -34,7 +34,8 @@ def assemble(src: dict[str, Any], model: Model) -> dict[str, Any]:
     roots = body_roots(ops)
     paths: dict[str, dict[str, Any]] = {}
     for op_id, op in ops.items():
-        paths.setdefault(op["path"], {})[op["method"]] = operation(op_id, op, src)
+        paths.setdefault(op["path"], {})[op["method"]] = {
+            **operation(op_id, op, src), "x-capmock-success-fields": success_fields(op, model)}
     return {
         "openapi": "3.0.3",
         "info": src["info"],
@@ -49,6 +50,18 @@ def assemble(src: dict[str, Any], model: Model) -> dict[str, Any]:
             "securitySchemes": src["securitySchemes"],
         },
     }
+
+
+def success_fields(op: dict[str, Any], model: Model) -> list[str]:
+    """What a succeeded item of the operation's answer must carry (its type's
+    _on_success), for the XML check the XSD cannot express (contract.xml_errors)."""
+    type_name = op["response"]
+    for key in op["item"]:
+        props = {p.name: p.type for p in model.types[type_name].props}
+        if key not in props:
+            return []
+        type_name = props[key]
+    return list(model.types[type_name].on_success)
 
 
 def body_roots(ops: dict[str, Any]) -> dict[str, str]:
