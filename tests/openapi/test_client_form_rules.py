@@ -77,12 +77,11 @@ def test_id_and_the_identifier_pair_are_identifiers() -> None:
 
 def test_a_body_item_naming_no_customer_is_missing_identifier() -> None:
     checked = check("customer_add", [], {"root": {"customer": [
-        {"mobile": "44700900000"}, {"firstname": "X", "email": ""}, {"email": "a@b.co"}]}})
+        {"mobile": "44700900000"}, {"firstname": "X", "email": ""}, {"user_id": "5"}]}})
     assert [(p.kind, p.item) for p in checked.problems] == [("missing_identifier", 1)]
-    assert validation.body_identifiers("customer_add", "customer") == \
-        ("mobile", "email", "external_id")
-    assert validation.body_identifiers("customer_subscriptions_update", "subscription") == \
-        ("mobile", "email", "external_id", "user_id")
+    names = ("mobile", "email", "external_id", "user_id", "id")
+    assert validation.body_identifiers("customer_add", "customer") == names
+    assert validation.body_identifiers("customer_subscriptions_update", "subscription") == names
     assert validation.body_identifiers("customer_update_identity", "customer") == ()
 
 
