@@ -1,6 +1,7 @@
 """Admin endpoints under the reserved prefix /__capmock/: health, the request
 journal, and the contract (OpenAPI document, code table, XSDs, reference page)
-at stable URLs; in sandbox mode the whole sandbox and the back office.
+at stable URLs. The sandbox's own endpoints (/__capmock/sandbox/...) are the
+sandbox's blueprint (mockserver/sandbox/admin.py).
 
 `guard` runs before every request of the app (the rules are access.py's and
 auth.py's): the Host check for all, then for everything under /__capmock/ but
@@ -12,21 +13,16 @@ answered by wsgi in the Capillary envelope.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, current_app, request
 
 from capmock.mockserver import access, auth
-from capmock.mockserver.bodies import TooLarge, read_body
 from capmock.mockserver.errors import Rejection
 from capmock.mockserver.journal import Budget
 from capmock.mockserver.reference import CONTENT_TYPE as HTML
 from capmock.mockserver.reference import reference_html
-from capmock.mockserver.sandbox import backoffice, seed, transfer
-from capmock.mockserver.sandbox.service import store_refusal
-from capmock.mockserver.sandbox.store import Conflict, StoreFailure
 from capmock.mockserver.settings import Settings
 from capmock.openapi import contract
 
@@ -87,14 +83,6 @@ class Guard:
         return answer
 
 
-@blueprint.errorhandler(StoreFailure)
-def store_failed(failure: StoreFailure) -> Response:
-    """The sandbox's database failed an admin request (gone, or aborting past
-    the retries): 503 with the cause in the words the API's envelope uses
-    (rules.yaml store_failure); nothing was changed."""
-    return as_json({"error": store_refusal(failure).detail}, 503)
-
-
 @blueprint.get("/health")
 def health() -> Response:
     return as_json({"status": "ok", "mode": mock().settings.mode,
@@ -134,69 +122,6 @@ def xsd(name: str) -> Response:
     if name not in known:
         return as_json({"error": f"no XSD named {name}"}, status=404)
     return Response(package_file(f"xsd/{name}"), content_type="application/xml; charset=utf-8")
-
-
-# --- sandbox mode: the whole sandbox, and the back office ---------------------------
-
-def sandbox() -> Any:
-    box = mock().sandbox
-    if box is None:
-        abort(as_json({"error": "not in sandbox mode (capmock serve --mode sandbox)"}, 404))
-    return box
-
-
-@blueprint.post("/sandbox/reset")
-def sandbox_reset() -> Response:
-    return as_json({"customers": seed.reset(sandbox().store)})
-
-
-@blueprint.get("/sandbox/export")
-def sandbox_export() -> Response:
-    data = transfer.export(sandbox().store)
-    return Response(transfer.dumps(data), content_type=JSON,
-                    headers={"Content-Disposition": 'attachment; filename="sandbox.json"'})
-
-
-@blueprint.post("/sandbox/import")
-def sandbox_import() -> Response:
-    """Replace the whole sandbox by the file in the body (all or nothing)."""
-    return sandbox_file(lambda store, data: transfer.replace(store, data))
-
-
-@blueprint.post("/sandbox/load")
-def sandbox_load() -> Response:
-    """Add the file's customers and their history (all or nothing)."""
-    return sandbox_file(transfer.add)
-
-
-def sandbox_file(action: Any) -> Response:
-    """Import or load the body, read within the import limit (`--import-limit`,
-    Settings.import_limit: an export is larger than any request, and must
-    re-import)."""
-    store = sandbox().store
-    try:
-        raw = read_body(request.environ, mock().settings.import_limit)
-        return as_json({"customers": action(store, transfer.parse(raw))})
-    except TooLarge as error:
-        return as_json({"error": f"not a loadable sandbox file: {error} (--import-limit)"}, 400)
-    except transfer.BadSandboxFile as error:
-        return as_json({"error": f"not a loadable sandbox file: {error}"}, 400)
-
-
-@blueprint.get("/sandbox/identity_changes")
-def identity_changes() -> Response:
-    return as_json(backoffice.changes(sandbox().store))
-
-
-@blueprint.post("/sandbox/identity_changes/<int:change_id>/<any(approve, reject):verdict>")
-def identity_change_decision(change_id: int, verdict: str) -> Response:
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    try:
-        return as_json(backoffice.decide(sandbox().store, change_id, verdict, now))
-    except backoffice.NotPending as error:
-        return as_json({"error": str(error)}, 404)
-    except Conflict as error:
-        return as_json({"error": f"cannot approve: {error}"}, 409)
 
 
 @blueprint.get("/docs")

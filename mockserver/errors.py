@@ -1,8 +1,6 @@
-"""How the pipeline stops early: a Rejection carries the documented answer."""
+"""How the pipeline stops early: a Rejection is a request-level error."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from capmock.openapi.clean import escape_text
 
@@ -17,10 +15,8 @@ class Rejection(Exception):
     make the answer unrenderable, in JSON or XML.
     """
 
-    def __init__(self, request_code: int, detail: str | None = None,
-                 body: dict[str, Any] | None = None) -> None:
+    def __init__(self, request_code: int, detail: str | None = None) -> None:
         detail = None if detail is None else escape_text(detail)
         super().__init__(detail or str(request_code))
         self.request_code = request_code
         self.detail = detail
-        self.body = body  # a prepared body (item-level failures), else the envelope

@@ -1,28 +1,73 @@
-"""The mock's pipeline: one function from a MockRequest to a MockResponse.
+"""The mock's pipeline: one function from a MockRequest to a MockResponse,
+composed of stages on plain values (no Flask; wsgi.py is the shell):
 
-    route -> negotiate -> authenticate -> validate -> choose (replay or forced
-    code) -> render JSON or XML -> apply the HTTP status policy
+    1 negotiate the answer's format   (negotiation: format=, Accept)
+    2 authenticate                    (auth: the platform's Basic scheme)
+    3 route                           (capmock.openapi.routing; 404 / 405)
+    4 read the client's choice        (replay.choice: Prefer / __ parameters)
+    5 validate                        (capmock.openapi.validation: problems as values)
+    6 decide                          (decision.TABLE: problems + who answers -> a plan)
+    7 answer                          (the answering port: replay or the sandbox)
+    8 render and apply the status policy
 
-Each stage is a module with one job and plain values in and out; a stage
-that must stop raises a Rejection, which is rendered in the Capillary
-envelope in the negotiated format (never a stack trace).
+A stage that must stop raises a Rejection (a request-level error), rendered in
+the Capillary envelope in the negotiated format (never a stack trace). Item
+failures are no Rejection: the port's Answer carries them (201 or 500).
 """
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any
 
-from capmock.mockserver import auth, negotiation, replay
+from capmock.mockserver import auth, decision, negotiation, replay
 from capmock.mockserver.errors import Rejection
 from capmock.mockserver.http import MockRequest, MockResponse
+from capmock.mockserver.port import Answer, AnsweringPort, Call, Choice
 from capmock.mockserver.settings import Settings
 from capmock.openapi import envelope, routing, validation
 from capmock.openapi.codec import data_to_json, data_to_xml
 from capmock.openapi.contract import Operation
-from capmock.openapi.outcomes import code_for
 
 BAD_REQUEST = 400
 OK = 200
+
+
+# --- the stages ------------------------------------------------------------------------
+
+def route(request: MockRequest) -> Operation:
+    """Stage 3: the contract's routing; its 404/405 refusal becomes a Rejection."""
+    found = routing.route(request.method, request.path)
+    if isinstance(found, routing.Refusal):
+        raise Rejection(found.status, found.message)
+    return found
+
+
+def validate(op: Operation, request: MockRequest, settings: Settings) -> validation.Checked:
+    """Stage 5: the request's items (echoed in failures) and problems, by the contract."""
+    return validation.check_request(
+        op, request.query, request.header("content-type"), request.body,
+        batch_limit=settings.batch_limit, max_depth=settings.max_depth)
+
+
+def answerer(op: Operation, want: Choice, port: AnsweringPort) -> decision.Who:
+    """The mode's port when it acts itself on this operation (no forced code), else replay."""
+    if port is not replay.REPLAY and want.code is None and port.handles(op):
+        return decision.Who.PORT
+    return decision.Who.REPLAY
+
+
+def first_values(request: MockRequest) -> dict[str, str]:
+    query: dict[str, str] = {}
+    for name, value in request.query:
+        query.setdefault(name, value)
+    return query
+
+
+def carry_out(plan: decision.Plan, call: Call, port: AnsweringPort) -> Answer:
+    """Stage 7: refuse, or let the planned port answer."""
+    if plan.act in (decision.Act.REFUSE_FIRST, decision.Act.REFUSE_COUNTED):
+        raise Rejection(BAD_REQUEST, plan.message)
+    return (port if plan.who is decision.Who.PORT else replay.REPLAY).answer(call)
 
 
 def render(data: dict[str, Any], fmt: str) -> bytes:
@@ -31,107 +76,46 @@ def render(data: dict[str, Any], fmt: str) -> bytes:
 
 def respond(body: bytes, fmt: str, request_code: int, settings: Settings,
             op: Operation | None) -> MockResponse:
-    """Apply the HTTP status policy: mirror the request-level code, or always 200."""
+    """Stage 8: apply the HTTP status policy: mirror the request-level code, or always 200."""
     status = OK if settings.http_status == "always-200" else request_code
     return MockResponse(status, body, negotiation.MEDIA[fmt], operation=op.id if op else None,
                         request_code=request_code)
 
 
+def answered(answer: Answer, fmt: str, settings: Settings, op: Operation) -> MockResponse:
+    body = answer.body if isinstance(answer.body, bytes) else render(answer.body, fmt)
+    return respond(body, fmt, answer.request_code, settings, op)
+
+
 def rejected(rejection: Rejection, fmt: str, settings: Settings,
              op: Operation | None) -> MockResponse:
-    body = rejection.body or envelope.request_error(rejection.request_code)
-    if rejection.detail and rejection.body is None:
+    """A request-level error in the envelope, the detail appended to the message."""
+    body = envelope.request_error(rejection.request_code)
+    if rejection.detail:
         status = body["response"]["status"]
         status["message"] = f"{status['message']}: {rejection.detail}"
     return respond(render(body, fmt), fmt, rejection.request_code, settings, op)
 
 
-def handle(request: MockRequest, settings: Settings, sandbox: Any = None) -> MockResponse:
-    """Answer one request; every failure is a documented envelope. With a
-    sandbox (mode sandbox), valid requests act on its store instead of replaying."""
+# --- the composition ---------------------------------------------------------------------
+
+def handle(request: MockRequest, settings: Settings,
+           port: AnsweringPort | None = None) -> MockResponse:
+    """Answer one request; every failure is a documented envelope. `port` is the
+    mode's answering port (the sandbox); replay answers what it does not."""
+    port = port or replay.REPLAY
     fmt = negotiation.accept_format(request.header("accept")) or settings.default_format
     op = None
     try:
         fmt = negotiation.response_format(request, settings.default_format)
         auth.authenticate(request, settings.auth)
         op = route(request)
-        return answer(op, request, fmt, settings, sandbox)
+        want = replay.choice(request)
+        checked = validate(op, request, settings)
+        plan = decision.decide(op.id, checked.problems, answerer(op, want, port),
+                               len(checked.items))
+        call = Call(op, first_values(request), checked.items, plan.failures, settings,
+                    choice=want, fmt=fmt)
+        return answered(carry_out(plan, call, port), fmt, settings, op)
     except Rejection as rejection:
         return rejected(rejection, fmt, settings, op)
-
-
-def route(request: MockRequest) -> Operation:
-    """The contract's routing; its 404/405 refusal becomes the mock's Rejection."""
-    found = routing.route(request.method, request.path)
-    if isinstance(found, routing.Refusal):
-        raise Rejection(found.status, found.message)
-    return found
-
-
-def answer(op: Operation, request: MockRequest, fmt: str, settings: Settings,
-           sandbox: Any = None) -> MockResponse:
-    want = replay.choice(request)
-    request_items, problems = check(op, request, settings)
-    if sandbox is not None and want.code is None and sandbox.handles(op):
-        data = sandbox.answer(sandbox_call(op, request, request_items, problems, settings))
-        return respond(render(data, fmt), fmt, int(data["response"]["status"]["code"]),
-                       settings, op)
-    if problems:
-        reject(op, problems, request_items)
-    if want.code is not None:
-        data = replay.forced(op, want, request_items)
-        return respond(render(data, fmt), fmt, int(data["response"]["status"]["code"]),
-                       settings, op)
-    return respond(replay.documented(op, want.example, fmt), fmt, OK, settings, op)
-
-
-def check(op: Operation, request: MockRequest,
-          settings: Settings) -> tuple[list[dict[str, Any]], list[validation.Problem]]:
-    """Validate by the contract; return the items (for echoing identifiers) and
-    the problems. A refusal (unreadable query or body) is request-level 400."""
-    checked = validation.check_request(
-        op, request.query, request.header("content-type"), request.body,
-        batch_limit=settings.batch_limit, max_depth=settings.max_depth)
-    for problem in checked.problems:
-        if problem.kind == validation.REFUSED:
-            raise Rejection(BAD_REQUEST, problem.message)
-    return checked.items, checked.problems
-
-
-def sandbox_call(op: Operation, request: MockRequest, items: list[dict[str, Any]],
-                 problems: list[validation.Problem], settings: Settings) -> Any:
-    """The sandbox's view of a request: an item whose problem has a documented
-    code fails alone (the rest of the batch goes on); anything else rejects."""
-    from capmock.mockserver.sandbox.service import Call
-
-    if any(p.item is None for p in problems):
-        reject(op, problems, items)
-    failures: dict[int, dict[str, str]] = {}
-    for problem in problems:
-        code = code_for(op.id, problem.kind, problem.field)
-        if code is None:
-            reject(op, [problem], items)
-        if problem.item is not None:  # item-less problems were rejected above
-            failures.setdefault(problem.item, envelope.item_status(op.id, code))
-    query: dict[str, str] = {}
-    for name, value in request.query:
-        query.setdefault(name, value)
-    return Call(op, query, items, failures, settings)
-
-
-def reject(op: Operation, problems: list[validation.Problem], items: list[dict]) -> NoReturn:
-    """Turn problems into the documented answer: item-level codes where the
-    document has one (rules.yaml), else request-level 400 naming the field."""
-    failures: dict[int, dict[str, str]] = {}
-    for problem in problems:
-        code = code_for(op.id, problem.kind, problem.field)
-        if code is None:
-            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise Rejection(BAD_REQUEST, problem.message + more)
-        failures.setdefault(problem.item or 0, envelope.item_status(op.id, code))
-    if any(p.item is None for p in problems):
-        failures = dict.fromkeys(range(max(len(items), 1)), next(iter(failures.values())))
-    sample = envelope.answer_items(replay.sample_data(op.id, "default"), op.item)
-    body = replay.with_failures(op, sample[: max(len(items), 1)], failures, items)
-    raise Rejection(int(body["response"]["status"]["code"]), body=body)
-

@@ -1,4 +1,6 @@
-"""Replay: answer with a documented sample, or with a documented code.
+"""Replay: answer with a documented sample, or with a documented code (one
+implementation of the answering port, mockserver/port.py; the other is the
+sandbox).
 
 `Prefer: example=NAME` picks another documented example; `Prefer: code=NNNN`
 forces a code of the code table that applies to the operation (with
@@ -12,30 +14,21 @@ from __future__ import annotations
 import copy
 import json
 import re
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from capmock import fixtures
 from capmock.mockserver.errors import Rejection
 from capmock.mockserver.http import MockRequest
+from capmock.mockserver.port import Answer, Call, Choice
 from capmock.openapi import codes, contract, envelope
 from capmock.openapi.contract import Operation
 
 BAD_REQUEST = 400
+OK = 200
 PREFER_KEYS = ("example", "code", "item", "delay")
 MAX_DELAY_MS = 60_000
 IDENTIFIERS = ("mobile", "email", "external_id", "user_id")
-
-
-@dataclass(frozen=True)
-class Choice:
-    """What the client asked the mock for."""
-
-    example: str = "default"
-    code: int | None = None
-    item: int | None = None  # 1-based
-    delay_ms: int | None = None
 
 
 def prefer_pairs(request: MockRequest) -> dict[str, str]:
@@ -168,3 +161,30 @@ def with_failures(op: Operation, items: list[dict], failures: dict[int, dict],
         items[index] = {**echo(source), "item_status": status}  # echo what was sent
     code = envelope.batch_code(index not in failures for index in range(len(items)))
     return envelope.item_body(list(op.item), items, code)
+
+
+def failed(op: Operation, failures: dict[int, dict], request_items: list[dict[str, Any]]) -> dict:
+    """The default sample's items (one per request item), the failing ones
+    replaced by their identifiers and item_status: 201 or 500."""
+    sample = envelope.answer_items(sample_data(op.id, "default"), op.item)
+    return with_failures(op, sample[: max(len(request_items), 1)], failures, request_items)
+
+
+class Replay:
+    """The answering port of mode replay: every operation, from its samples."""
+
+    stateful = False
+
+    def handles(self, op: Operation) -> bool:
+        return True
+
+    def answer(self, call: Call) -> Answer:
+        """Failing items (validation) first, else a forced code, else the example."""
+        if call.failures:
+            return Answer.of(failed(call.op, call.failures, call.items))
+        if call.choice.code is not None:
+            return Answer.of(forced(call.op, call.choice, call.items))
+        return Answer(documented(call.op, call.choice.example, call.fmt), OK)
+
+
+REPLAY = Replay()

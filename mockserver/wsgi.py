@@ -29,6 +29,8 @@ from capmock.mockserver.errors import Rejection
 from capmock.mockserver.http import MockRequest, MockResponse
 from capmock.mockserver.journal import Raw, open_journal
 from capmock.mockserver.pipeline import handle, rejected
+from capmock.mockserver.port import AnsweringPort
+from capmock.mockserver.replay import REPLAY
 from capmock.mockserver.settings import Settings
 from capmock.openapi import codes, contract
 
@@ -42,22 +44,19 @@ class Mock:
     """Settings, the journal and the response cache of one worker
     (app.extensions["capmock"], where the admin views find it)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, sandbox: AnsweringPort | None = None) -> None:
         self.settings = settings
         self.journal = open_journal(settings)
         self.ids = RequestIds()
         self.cache: dict[tuple, MockResponse] = {}
-        self.sandbox = None
-        if settings.mode == "sandbox":
-            from capmock.mockserver.sandbox.service import Sandbox
-
-            self.sandbox = Sandbox(settings)
+        self.sandbox = sandbox  # the answering port of mode sandbox; None: replay
+        self.port: AnsweringPort = sandbox or REPLAY
 
     def answer(self, mock_request: MockRequest) -> MockResponse:
-        """The pipeline's answer; in replay mode memoised, since the same request
-        gets the same bytes (a sandbox's answers depend on its state)."""
-        if self.sandbox is not None or len(mock_request.body) > CACHEABLE_BODY:
-            return handle(mock_request, self.settings, self.sandbox)
+        """The pipeline's answer; memoised when the port is not stateful (replay:
+        the same request gets the same bytes; a sandbox's answers depend on its state)."""
+        if self.port.stateful or len(mock_request.body) > CACHEABLE_BODY:
+            return handle(mock_request, self.settings, self.port)
         key = mock_request.cache_key()
         cached = self.cache.get(key)
         if cached is None:
@@ -253,12 +252,17 @@ def warm_up(mock: Mock) -> None:
 
 def create_app(settings: Settings | None = None) -> Flask:
     """The WSGI application; settings default to CAPMOCK_SETTINGS (set by serve)."""
+    from capmock.mockserver.sandbox import admin as sandbox_admin  # the core's one edge to it
+    from capmock.mockserver.sandbox.service import Sandbox
+
     settings = settings or Settings.from_env()
-    mock = Mock(settings)
+    box = Sandbox(settings) if settings.mode == "sandbox" else None
+    mock = Mock(settings, box)
     warm_up(mock)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.register_blueprint(admin.blueprint, url_prefix=admin.PREFIX)
+    sandbox_admin.register(app, box)
 
     def view(path: str = "") -> Response:
         return mock_view(mock, path)

@@ -132,3 +132,22 @@ def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
     names = imported("capmock.openapi.probe", path)
     assert {"capmock.mockserver.wsgi", "capmock.contracts.cli",
             "capmock.openapi.codec"} <= names
+
+
+def test_the_core_imports_the_sandbox_only_where_the_shell_wires_it() -> None:
+    """ARCHITECTURE.md's bullet "- Into the sandbox:" names the only modules of the
+    mock's core that may import capmock.mockserver.sandbox (the shell: the app's
+    wiring, and the command's options); every other core module reaches the sandbox
+    through the answering port (mockserver/port.py) only."""
+    allowed = {f"capmock.mockserver.{name}" for name in listed_modules("Into the sandbox")}
+    assert allowed, "ARCHITECTURE.md names no module under '- Into the sandbox:'"
+    sandbox = "capmock.mockserver.sandbox"
+    edges = {module: sorted(n for n in imported(module, path)
+                            if n == sandbox or n.startswith(sandbox + "."))
+             for module, path in modules("capmock.mockserver").items()
+             if not (module == sandbox or module.startswith(sandbox + "."))}
+    wrong = [f"{module} imports {', '.join(names)}" for module, names in sorted(edges.items())
+             if names and module not in allowed]
+    assert not wrong, "only " + ", ".join(sorted(allowed)) + " may import the sandbox:\n" + \
+        "\n".join(wrong)
+    assert all(edges.get(module) for module in allowed), "a listed module no longer imports it"

@@ -1,4 +1,5 @@
-"""The sandbox stage of the pipeline: an operation's handler acts on the store.
+"""The sandbox's answering port (mockserver/port.py): an operation's handler
+acts on the store.
 
 A handler takes a `Call` (what the request asked, after validation) and an
 open transaction, and returns the response as data; the pipeline renders it
@@ -11,11 +12,10 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from capmock.mockserver.errors import Rejection
+from capmock.mockserver.port import Answer, Call
 from capmock.mockserver.sandbox.store import Conflict, Store, StoreFailure, Tx, open_store
 from capmock.mockserver.settings import Settings
 from capmock.openapi.contract import Operation
@@ -26,35 +26,28 @@ Handler = Callable[["Call", Tx], dict[str, Any]]
 MODULES = ("customers", "search", "history", "notes", "tickets", "referrals", "preferences",
            "subscriptions")
 RACE_RETRIES = 5
+__all__ = ["Call", "Handler", "Sandbox", "handlers", "store_refusal"]
 logger = logging.getLogger("capmock")
 
 
-@dataclass
-class Call:
-    """One validated request, as the handlers see it."""
-
-    op: Operation
-    query: dict[str, str]  # first value of each query parameter
-    items: list[dict[str, Any]]  # body items, or one {identifier: value} per GET identifier
-    failures: dict[int, dict[str, str]] = field(default_factory=dict)  # index -> item_status
-    settings: Settings = field(default_factory=Settings)
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    @property
-    def timestamp(self) -> str:
-        """Now, as the API writes times (yyyy-mm-dd hh:mm:ss)."""
-        return self.now.strftime("%Y-%m-%d %H:%M:%S")
-
-
 def handlers() -> dict[str, Handler]:
+    """Every operation's handler: the modules' HANDLERS, then the listings
+    declared in data (listings.yaml)."""
+    from capmock.mockserver.sandbox import listings
+
     table: dict[str, Handler] = {}
     for name in MODULES:
         table.update(importlib.import_module(f"capmock.mockserver.sandbox.{name}").HANDLERS)
+    for op, handler in listings.handlers().items():
+        table.setdefault(op, handler)
     return table
 
 
 class Sandbox:
-    """One worker's view of the sandbox: the store and the handlers."""
+    """One worker's view of the sandbox: the store and the handlers (the
+    answering port of mode sandbox)."""
+
+    stateful = True
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -67,7 +60,10 @@ class Sandbox:
     def handles(self, op: Operation) -> bool:
         return op.id in self.handlers
 
-    def answer(self, call: Call) -> dict[str, Any]:
+    def answer(self, call: Call) -> Answer:
+        return Answer.of(self.run(call))
+
+    def run(self, call: Call) -> dict[str, Any]:
         """Run the handler in one transaction (a write one for POST); a
         unique-key race (another worker registered the same identifier
         meanwhile) reruns it. The store reruns it when the database failed
