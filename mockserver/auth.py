@@ -65,10 +65,11 @@ def authenticate(request: MockRequest, credentials: str | None) -> None:
     if credentials is None:
         return
     sent = sent_credentials(request.header("authorization"))
+    asks = (("WWW-Authenticate", challenge("auth")),)  # RFC 9110: a 401 names its scheme
     if sent is None:
-        raise Rejection(UNAUTHORIZED, message("auth", "missing"))
+        raise Rejection(UNAUTHORIZED, message("auth", "missing"), asks)
     if not matches(sent, credentials):
-        raise Rejection(UNAUTHORIZED, message("auth", "wrong", till=sent[0]))
+        raise Rejection(UNAUTHORIZED, message("auth", "wrong", till=sent[0]), asks)
 
 
 def admin_credentials(settings: Settings) -> str | None:

@@ -43,3 +43,4 @@ class MockResponse:
     content_type: str
     operation: str | None = None
     request_code: int | None = None  # response.status.code, for the journal
+    headers: tuple[tuple[str, str], ...] = ()  # e.g. Allow of a 405 (empty on the fast path)

@@ -207,3 +207,55 @@ def test_served_examples_of_writes_carry_user_id() -> None:
                         seen += 1
                         assert str(item.get("user_id") or "").isdigit(), sample.file
     assert seen >= 4
+
+
+# --- the headers of request-level errors (issue 14 item 6), replay and sandbox alike ---
+
+def both_modes(**settings: Any) -> list[Any]:
+    from capmock.mockserver.settings import Settings
+    from capmock.mockserver.wsgi import create_app
+
+    return [client(**settings),
+            create_app(Settings(mode="sandbox", store=":memory:", **settings)).test_client()]
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("DELETE", "/v1.1/customer/get", "GET"),
+    ("PUT", "/v1.1/customer/add", "POST"),
+    ("DELETE", "/v1.1/customer/update", "POST, PUT"),
+    ("PATCH", "/v1.1/customer/notes", "GET, POST"),
+])
+def test_a_405_says_allow(method: str, path: str, allowed: str) -> None:
+    for c in both_modes():
+        answer = c.open(path, method=method)
+        assert answer.status_code == 405 and answer.headers["Allow"] == allowed
+        assert request_code(answer, "json") == 405
+
+
+def test_a_404_and_a_success_carry_no_allow() -> None:
+    c = client()
+    assert "Allow" not in client().get("/v1.1/customer/nothing").headers
+    assert "Allow" not in c.get("/v1.1/customer/get?mobile=44700900000").headers
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_401_asks_for_basic_credentials(fmt: str) -> None:
+    import base64
+
+    for c in both_modes(auth="till1:123"):
+        for sent in (None, "till1:123", "till1:202cb962ac59075b964b07152d234b70"):
+            headers = {} if sent is None else \
+                {"Authorization": "Basic " + base64.b64encode(sent.encode()).decode()}
+            answer = c.get(f"/v1.1/customer/get?mobile=44700900000&format={fmt}",
+                           headers=headers)
+            if sent and sent.endswith("70"):  # md5("123"): the platform's scheme
+                assert answer.status_code == 200 and "WWW-Authenticate" not in answer.headers
+                continue
+            assert answer.status_code == 401 and request_code(answer, fmt) == 401
+            assert answer.headers["WWW-Authenticate"].startswith('Basic realm="')
+
+
+def test_always_200_drops_the_error_headers_with_the_error_status() -> None:
+    answer = client(http_status="always-200").delete("/v1.1/customer/get")
+    assert answer.status_code == 200 and "Allow" not in answer.headers
+    assert request_code(answer, "json") == 405

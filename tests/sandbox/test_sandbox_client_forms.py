@@ -162,3 +162,35 @@ def test_a_failed_batch_item_echoes_its_identifiers_and_the_rest_act(fmt: str) -
     assert envelope.request_code({"response": answer}) == 201
     _, found = get(c, "get", "mobile=919000000109")
     assert code_of(items(found, "customer_get")[0]) == 1000
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_forced_item_code_fails_that_item_and_the_others_act(fmt: str) -> None:
+    """Prefer: code=NNNN, item=N in sandbox mode (issue 14 item 6): replay answered it
+    alone, so no item of the request reached the store."""
+    c = sandbox()
+    body = encode({"root": {"customer": [{"mobile": "919000000110", "firstname": "A"},
+                                         {"mobile": "919000000111", "firstname": "B"}]}}, fmt)
+    answer = c.post(f"/v1.1/customer/add?format={fmt}", data=body, content_type=MEDIA[fmt],
+                    headers={"Prefer": "code=1001, item=1"})
+    first, second = items(decode(answer.data, fmt)["response"], "customer_add")
+    assert (code_of(first), first["mobile"]) == (1001, "919000000110")
+    assert code_of(second) == 1000 and str(second["user_id"]).isdigit()
+    _, found = get(c, "get", "mobile=919000000110,919000000111", fmt)
+    assert [code_of(i) for i in items(found, "customer_get")] == [1012, 1000]
+    _, forced = get(c, "get", "mobile=919000000111", fmt)  # a read: item 1 forced to fail
+    answer = c.get(f"/v1.1/customer/get?mobile=919000000111,919000000111&format={fmt}",
+                   headers={"Prefer": "code=1012, item=2"})
+    first, second = items(decode(answer.data, fmt)["response"], "customer_get")
+    assert (code_of(first), code_of(second)) == (1000, 1012)
+    assert code_of(items(forced, "customer_get")[0]) == 1000
+
+
+def test_a_forced_code_for_every_item_is_still_replayed() -> None:
+    c = sandbox()
+    body = encode({"root": {"customer": [{"mobile": "919000000112"}]}}, "json")
+    answer = c.post("/v1.1/customer/add?format=json", data=body, content_type=MEDIA["json"],
+                    headers={"Prefer": "code=1001"})
+    assert code_of(items(decode(answer.data, "json")["response"], "customer_add")[0]) == 1001
+    _, found = get(c, "get", "mobile=919000000112")
+    assert code_of(items(found, "customer_get")[0]) == 1012  # nothing was stored
