@@ -2,9 +2,15 @@
 registry (`@schemathesis.check`), each named after the property it verifies.
 
 Every failure message names the operation, the format and what differed;
-the runner adds the request as a curl line. The checks read the run's
-settings (profile, status policy) from `active`, set by the runner or the
-pytest plugin before a run.
+the runner adds the request as a curl line.
+
+The run's settings reach every check through schemathesis itself: the runner
+builds one `RunSettings` per run and puts it in the configuration section of
+each capmock check (`[checks.<name>]`, schemathesis's `custom_kwargs`).
+schemathesis hands class-based checks that section as `__init__` arguments
+and function checks their `ctx.config`, so `settings_of(ctx, name)` finds it,
+and two runs in one process never see each other's settings. A direct call
+(a test, the directed workflows) may pass a RunSettings as `ctx`.
 """
 
 from __future__ import annotations
@@ -23,25 +29,25 @@ import yaml
 from schemathesis.generation import GenerationMode
 
 from capmock.contracts.invalidity import request_is_invalid
-from capmock.contracts.options import STATELESS_CHECKS
+from capmock.contracts.options import STATEFUL_CHECKS, STATELESS_CHECKS, Options
 from capmock.openapi import codes, contract, negotiation
+from capmock.openapi import wire as wires
 from capmock.openapi.codec import CodecError, data_to_xml, parse_xml, xml_to_data
 
 REQUEST_LEVEL_SUCCESS = ("200", "201", "500")  # codes whose body carries the operation's items
-NAMES = STATELESS_CHECKS
+SETTINGS = "settings"  # the key of the run's settings in each check's config section
 
 
 @dataclass
 class RunSettings:
-    """What the checks need to know about the run, and what they did not judge.
+    """One run's settings (its Options) and what its checks did not judge.
 
     A check that finds nothing to judge in a response (the XSD check on a JSON
     body, a read-back check on a customer the run never registered) says why
     through `not_judged` and returns True, which schemathesis takes as "skip"
     (no success is recorded): a cell is `ok` only for responses it judged."""
 
-    profile: str = "lenient"
-    http_status: str = "mirror"  # or "always-200"
+    options: Options = field(default_factory=Options)
     unjudged: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -51,8 +57,36 @@ class RunSettings:
             taken, self.unjudged = self.unjudged, {}
         return taken
 
+    def not_judged(self, case: Any, check: str, reason: str) -> bool:
+        """Record that `check` judged nothing in this response, and why; True (skip)."""
+        try:
+            operation = operation_of(case).id
+        except StopIteration:
+            return True
+        with self.lock:
+            self.unjudged.setdefault((operation, check), Counter())[reason] += 1
+        return True
 
-active = RunSettings()
+    def carry(self, config: Any, names: list[str]) -> None:
+        """Put these settings in the config section of each named capmock check
+        (schemathesis's ChecksConfig), where `settings_of` finds them."""
+        for name in names:
+            if name in CAPMOCK_CHECKS:
+                config.custom_kwargs[name] = {SETTINGS: self}
+
+
+CAPMOCK_CHECKS = (*STATELESS_CHECKS, *STATEFUL_CHECKS)
+
+
+def settings_of(ctx: Any, check: str) -> RunSettings:
+    """The run's settings from a check's context (or the RunSettings itself; a
+    context without them, as a bare call with None, gets the defaults)."""
+    if isinstance(ctx, RunSettings):
+        return ctx
+    config = getattr(ctx, "config", None)
+    section = getattr(config, "custom_kwargs", {}).get(check, {})
+    found = section.get(SETTINGS)
+    return found if isinstance(found, RunSettings) else RunSettings()
 
 
 # --- helpers ---------------------------------------------------------------------
@@ -64,17 +98,6 @@ def operation_of(case: Any) -> contract.Operation:
         return contract.operations()[label]
     return next(op for op in contract.operations().values()
                 if op.method == case.method.upper() and op.path == case.path)
-
-
-def not_judged(case: Any, check: str, reason: str) -> bool:
-    """Record that `check` judged nothing in this response, and why; True (skip)."""
-    try:
-        operation = operation_of(case).id
-    except StopIteration:
-        return True
-    with active.lock:
-        active.unjudged.setdefault((operation, check), Counter())[reason] += 1
-    return True
 
 
 def guarded(check: Callable[..., bool | None]) -> Callable[..., bool | None]:
@@ -92,6 +115,17 @@ def guarded(check: Callable[..., bool | None]) -> Callable[..., bool | None]:
                        f"{error})")
         return None
     return run
+
+
+def check(judge: Callable[[RunSettings, Any, Any], bool | None]) -> Callable[..., bool | None]:
+    """Register a function check with schemathesis, guarded, under its own name;
+    the function gets the run's settings (from `ctx`) instead of the context."""
+    name = judge.__name__
+
+    @functools.wraps(judge)
+    def registered(ctx: Any, response: Any, case: Any) -> bool | None:
+        return judge(settings_of(ctx, name), response, case)
+    return schemathesis.check(guarded(registered))
 
 
 def header(response: Any, name: str) -> str | None:
@@ -154,53 +188,54 @@ def schema_for(op: contract.Operation, data: Any) -> str:
     return op.body_schemas["response"] if code in REQUEST_LEVEL_SUCCESS else "ErrorEnvelopeBody"
 
 
-# --- 1. JSON bodies ----------------------------------------------------------------
+# --- 1 and 2. JSON and XML bodies ------------------------------------------------
 
-@schemathesis.check
-@guarded
-def json_conforms_to_schema(ctx: Any, response: Any, case: Any) -> bool | None:
+def body_problems(run: RunSettings, case: Any, fmt: str, content: bytes) -> list[str]:
+    """What the body breaks of the operation's contract in `fmt` (profile-aware):
+    JSON by its schema; XML by its XSD, then by the JSON schema for what XSD 1.0
+    cannot say (e.g. any-order content). Unreadable bodies fail here."""
+    op, profile = operation_of(case), run.options.profile
+    try:
+        root = parse_xml(content) if fmt == "xml" else None
+        data = xml_to_data(root) if root is not None else json.loads(content)
+    except (ValueError, RecursionError, CodecError) as error:
+        fail(case, f"{fmt.upper()} response is not "
+                   f"{'well-formed' if fmt == 'xml' else 'valid JSON'}: {error}")
+    errors = contract.xml_errors(op.id, "response", root, profile) if root is not None else []
+    # json_errors_for asks jsonschema-rs first: a valid body costs microseconds; a JSON
+    # body is also judged against the run's wire (strict profile only, contract.py)
+    wire = run.options.wire if root is None else None
+    return errors or contract.json_errors_for(schema_for(op, data), data, profile, wire)
+
+
+def body_conforms(run: RunSettings, response: Any, case: Any, fmt: str,
+                  name: str) -> bool | None:
+    if response_format(response) != fmt:
+        return run.not_judged(case, name, f"no {fmt.upper()} body came back")
+    errors = body_problems(run, case, fmt, response.content)
+    if errors:
+        what = "schema" if fmt == "json" else "contract"
+        fail(case, f"{fmt.upper()} body violates the {run.options.profile} {what}: "
+                   + "; ".join(errors[:3]))
+    return None
+
+
+@check
+def json_conforms_to_schema(run: RunSettings, response: Any, case: Any) -> bool | None:
     """A JSON response conforms to the operation's schema (profile-aware)."""
-    if response_format(response) != "json":
-        return not_judged(case, "json_conforms_to_schema", "no JSON body came back")
-    try:
-        data = json.loads(response.content)
-    except (ValueError, RecursionError) as error:
-        fail(case, f"JSON response is not valid JSON: {error}")
-    op = operation_of(case)
-    # json_errors_for asks jsonschema-rs first: a valid body costs microseconds
-    errors = contract.json_errors_for(schema_for(op, data), data, active.profile)
-    if errors:
-        fail(case, f"JSON body violates the {active.profile} schema: " + "; ".join(errors[:3]))
-    return None
+    return body_conforms(run, response, case, "json", "json_conforms_to_schema")
 
 
-# --- 2. XML bodies -----------------------------------------------------------------
-
-@schemathesis.check
-@guarded
-def xml_conforms_to_xsd(ctx: Any, response: Any, case: Any) -> bool | None:
+@check
+def xml_conforms_to_xsd(run: RunSettings, response: Any, case: Any) -> bool | None:
     """An XML response is well-formed and valid against the operation's XSD."""
-    if response_format(response) != "xml":
-        return not_judged(case, "xml_conforms_to_xsd", "no XML body came back")
-    try:
-        root = parse_xml(response.content)
-        data = xml_to_data(root)
-    except CodecError as error:
-        fail(case, f"XML response is not well-formed: {error}")
-    op = operation_of(case)
-    errors = contract.xml_errors(op.id, "response", root, active.profile)
-    if not errors:  # what XSD 1.0 cannot say (e.g. any-order content) the JSON schema does
-        errors = contract.json_errors_for(schema_for(op, data), data, active.profile)
-    if errors:
-        fail(case, f"XML body violates the {active.profile} contract: " + "; ".join(errors[:3]))
-    return None
+    return body_conforms(run, response, case, "xml", "xml_conforms_to_xsd")
 
 
 # --- 3. format ---------------------------------------------------------------------
 
-@schemathesis.check
-@guarded
-def format_is_honoured(ctx: Any, response: Any, case: Any) -> None:
+@check
+def format_is_honoured(run: RunSettings, response: Any, case: Any) -> None:
     """format= (else Accept) decides the response format; body and Content-Type agree."""
     wanted, got = asked_format(case), response_format(response)
     if got is None:
@@ -227,7 +262,13 @@ def item_statuses(op: contract.Operation, data: Any) -> list[dict[str, Any]]:
             if isinstance(i, dict) and isinstance(i.get("item_status"), dict)]
 
 
-def envelope_problems(op: contract.Operation, data: Any, http: int) -> list[str]:
+def wanted_http(run: RunSettings, code: str) -> int:
+    """The HTTP status the run's status policy expects for a request-level code."""
+    return wires.http_status(run.options.http_status, int(code))
+
+
+def envelope_problems(run: RunSettings, op: contract.Operation, data: Any,
+                      http: int) -> list[str]:
     status = status_block(data)
     code = str(status.get("code", ""))
     known = codes.request_codes()
@@ -240,9 +281,9 @@ def envelope_problems(op: contract.Operation, data: Any, http: int) -> list[str]
     if str(status.get("success")) != expected_success:
         problems.append(f"status.success is {status.get('success')!r} for code {code}")
     problems += item_problems(op, code, item_statuses(op, data))
-    wanted_http = 200 if active.http_status == "always-200" else int(code)
-    if http != wanted_http:
-        problems.append(f"HTTP {http} for request-level {code} ({active.http_status} policy)")
+    if http != wanted_http(run, code):
+        problems.append(f"HTTP {http} for request-level {code} "
+                        f"({run.options.http_status} policy)")
     return problems
 
 
@@ -259,17 +300,16 @@ def item_problems(op: contract.Operation, code: str, statuses: list[dict]) -> li
     return problems
 
 
-@schemathesis.check
-@guarded
-def envelope_is_coherent(ctx: Any, response: Any, case: Any) -> bool | None:
+@check
+def envelope_is_coherent(run: RunSettings, response: Any, case: Any) -> bool | None:
     """Request-level code from the FACTS table, success agrees with it, item codes
     from the code table, 201 exactly when some but not all items fail, and the
     HTTP status follows the status policy."""
     data = body_data(response)
     if data is None:  # reported by the format and schema checks
-        return not_judged(case, "envelope_is_coherent", "the body is neither readable JSON "
-                                                        "nor XML")
-    problems = envelope_problems(operation_of(case), data, response.status_code)
+        return run.not_judged(case, "envelope_is_coherent", "the body is neither readable "
+                                                            "JSON nor XML")
+    problems = envelope_problems(run, operation_of(case), data, response.status_code)
     if problems:
         fail(case, "; ".join(problems))
     return None
@@ -281,7 +321,7 @@ def envelope_is_coherent(ctx: Any, response: Any, case: Any) -> bool | None:
 class request_id_is_unique:  # named after the property it verifies, like the functions
     """Every response carries an X-Cap-Requestid, never seen before in the run."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: RunSettings | None = None) -> None:
         self.seen: dict[str, str] = {}
 
     def after_response(self, ctx: Any, response: Any, case: Any) -> None:
@@ -319,9 +359,8 @@ def already_held_codes(operation: str) -> frozenset[str]:
     return frozenset(str(c) for c in verdicts()["already_held"].get(operation, ()))
 
 
-@schemathesis.check
-@guarded
-def documented_sample_is_accepted(ctx: Any, response: Any, case: Any) -> bool | None:
+@check
+def documented_sample_is_accepted(run: RunSettings, response: Any, case: Any) -> bool | None:
     """A request built from the document's own samples is accepted: no
     request-level rejection (400-408), and any failing item fails only because
     of what the server holds: it does not know the sample's customer, or it
@@ -329,7 +368,7 @@ def documented_sample_is_accepted(ctx: Any, response: Any, case: Any) -> bool | 
     format, so a stateful server rightly refuses the second as a duplicate)."""
     phase, mode = phase_and_mode(case)
     if phase != "examples" or mode != GenerationMode.POSITIVE.value:
-        return not_judged(case, "documented_sample_is_accepted", "not a documented sample")
+        return run.not_judged(case, "documented_sample_is_accepted", "not a documented sample")
     data = body_data(response)
     code = str(status_block(data).get("code", ""))
     if code not in REQUEST_LEVEL_SUCCESS:
@@ -342,9 +381,8 @@ def documented_sample_is_accepted(ctx: Any, response: Any, case: Any) -> bool | 
     return None
 
 
-@schemathesis.check
-@guarded
-def errors_are_documented(ctx: Any, response: Any, case: Any) -> None:
+@check
+def errors_are_documented(run: RunSettings, response: Any, case: Any) -> None:
     """A request the contract rejects gets a documented error: never a success,
     never an undocumented 5xx (a 500 must be the documented all-items-failed
     envelope). Any answer with an HTTP 5xx must carry that envelope."""

@@ -11,7 +11,6 @@ HTTP, and answer at least one operation of the API: a server root that says
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -45,12 +44,6 @@ def csv_choice(choices: tuple[str, ...] | Callable[[], tuple[str, ...]]) -> clic
     return CsvChoice()
 
 
-def operation_ids() -> tuple[str, ...]:
-    from capmock.openapi import contract
-
-    return tuple(contract.operations())
-
-
 def usage_error(message: str) -> None:
     click.echo(f"capmock verify: {message}", err=True)
     sys.exit(USAGE_ERROR)
@@ -68,34 +61,23 @@ def load_suite() -> tuple[Any, Any]:
 
 
 def writable(path: Path | None, option: str) -> None:
-    """Open the output file for appending now, so a path that cannot be written
-    stops the command before the run; a file created here is removed again."""
-    if path is None:
-        return
-    existed = path.exists()
-    try:
-        with path.open("ab"):
-            pass
-    except OSError as error:
-        usage_error(f"{option} {path}: cannot write there ({error.strerror or error})")
-    if not existed:
-        path.unlink()
+    """A path the command cannot write stops it before the run (one line, exit 2)."""
+    problem = run_options.unwritable(path) if path is not None else None
+    if problem:
+        usage_error(f"{option} {path}: {problem}")
 
 
 def base_url_problem(base_url: str, timeout: float) -> str | None:
     """None if the base URL answers an operation of the API, else what is wrong."""
-    import requests
+    from capmock.contracts import transport
 
     if not base_url.startswith(("http://", "https://")):
         return f"--base-url {base_url!r}: expected an http:// or https:// URL"
-    url = base_url.rstrip("/") + PROBE_PATH
+    probe = run_options.Options(base_url=base_url, request_timeout=timeout)
     try:
-        answer = requests.get(url, params={"format": "json"}, timeout=timeout)
-    except requests.Timeout:
-        return f"cannot reach {base_url}: GET {PROBE_PATH} got no answer within {timeout:g} s"
-    except (requests.RequestException, ValueError) as error:
-        found = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(error))
-        return f"cannot reach {base_url}: {found.group(1) if found else error}"
+        answer = transport.send(probe, "json", "GET", PROBE_PATH, None, {"format": "json"})
+    except transport.NoAnswer as error:
+        return f"cannot reach {base_url}: GET {PROBE_PATH}: {error.why}"
     if answer.status_code in NO_OPERATION:
         return (f"{base_url} answers no operation of the API: GET {PROBE_PATH} got HTTP "
                 f"{answer.status_code}; the base URL is the server's root, without "
@@ -185,55 +167,71 @@ def finish(report: Any, matrix: Any, outputs: dict[str, Path | None]) -> int:
     return 1 if matrix.failed or matrix.errors else 0
 
 
+OUTPUTS = (  # the reports only the command writes (the run's own files are in Options)
+    ("--junit-xml", "junit_xml", "Write a JUnit XML report here."),
+    ("--json-report", "json_report", "Write a JSON report here."),
+    ("--report", "html_report", "Write a self-contained HTML report here."),
+)
+CALLBACKS = {"auth": check_auth}
+
+
+def flag_name(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def whole(bound: float | None) -> int | None:
+    return None if bound is None else int(bound)
+
+
+def click_option(name: str, choice: run_options.Choice, default: Any) -> Callable[..., Any]:
+    """One click option from the option table (contracts/options.py)."""
+    common: dict[str, Any] = {"help": choice.help, "callback": CALLBACKS.get(name)}
+    if choice.kind == "flag":
+        return click.option(flag_name(name), name, is_flag=True, **common)
+    types: dict[str, Any] = {
+        "text": None, "path": click.Path(dir_okay=False),
+        "choice": click.Choice(choice.values()) if choice.kind == "choice" else None,
+        "csv": csv_choice(choice.allowed),
+        "int": click.IntRange(whole(choice.low), whole(choice.high)),
+        "float": click.FloatRange(choice.low, choice.high)}
+    spelled = run_options.spelled(default)
+    return click.option(flag_name(name), name, type=types[choice.kind], default=spelled,
+                        required=choice.required, metavar=choice.metavar,
+                        show_default=spelled is not None, **common)
+
+
+def table_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Every option of the table, then the reports, in that order on --help."""
+    for option, name, text in reversed(OUTPUTS):
+        command = click.option(option, name, type=click.Path(dir_okay=False, path_type=Path),
+                               help=text)(command)
+    for name, choice, default in reversed(run_options.table()):
+        command = click_option(name, choice, default)(command)
+    return command
+
+
+def options_from(values: dict[str, Any]) -> run_options.Options:
+    """Options from the command's values (an unset csv option keeps its default)."""
+    return run_options.Options(**{name: values[name] for name, _choice, _default
+                                  in run_options.table() if values[name] is not None})
+
+
 @click.command("verify")
-@click.option("--base-url", required=True, help="The server under test, e.g. http://127.0.0.1:8080")
-@click.option("--auth", metavar="TILL:PASSWORD", callback=check_auth,
-              help="HTTP Basic as the platform expects it.")
-@click.option("--formats", type=csv_choice(run_options.FORMATS), default="json,xml",
-              show_default=True, help="Formats to verify, in this order.")
-@click.option("--profile", type=click.Choice(run_options.PROFILES), default="lenient",
-              show_default=True, help="strict: undocumented fields are violations.")
-@click.option("--phases", type=csv_choice(run_options.PHASES),
-              default=",".join(run_options.PHASES), show_default=True)
-@click.option("--operations", type=csv_choice(operation_ids), default=None,
-              help="Comma-separated operationIds (default: all 19).")
-@click.option("--checks", "checks", type=csv_choice(run_options.CHECKS), default=None,
-              help="Run only these checks (default: all).")
-@click.option("--max-examples", default=10, show_default=True, type=click.IntRange(1))
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
-@click.option("--seed", default=0, show_default=True, type=int, help="Same seed, same requests.")
-@click.option("--http-status", type=click.Choice(run_options.HTTP_STATUS), default="mirror",
-              show_default=True, help="The status-line policy the server follows.")
-@click.option("--request-timeout", default=10.0, show_default=True,
-              type=click.FloatRange(0.1, 600), help="Seconds to wait for each answer.")
-@click.option("--fail-fast", is_flag=True, help="Stop at the first failure.")
-@click.option("--show-secrets", is_flag=True,
-              help="Curl lines carry the real Authorization header.")
-@click.option("--junit-xml", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write a JUnit XML report here.")
-@click.option("--json-report", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write a JSON report here.")
-@click.option("--report", "html_report", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write a self-contained HTML report here.")
-def command(base_url: str, auth: str | None, formats: tuple[str, ...], profile: str,
-            phases: tuple[str, ...], operations: tuple[str, ...] | None,
-            checks: tuple[str, ...] | None, max_examples: int, workers: int, seed: int,
-            http_status: str, request_timeout: float, fail_fast: bool, show_secrets: bool,
-            junit_xml: Path | None, json_report: Path | None,
-            html_report: Path | None) -> None:
+@table_options
+def command(junit_xml: Path | None, json_report: Path | None, html_report: Path | None,
+            **values: Any) -> None:
     """Verify a server against the customer API contract, in JSON and XML."""
     outputs = {"--junit-xml": junit_xml, "--json-report": json_report, "--report": html_report}
     for option, path in outputs.items():
         writable(path, option)
+    for name, choice, _default in run_options.table():
+        if choice.kind == "path" and values[name] is not None:
+            writable(Path(values[name]), flag_name(name))
     runner, report = load_suite()
-    problem = base_url_problem(base_url, request_timeout)
+    options = options_from(values)
+    problem = base_url_problem(options.base_url, options.request_timeout)
     if problem:
         usage_error(problem)
-    options = run_options.Options(
-        base_url=base_url, auth=auth, formats=formats, profile=profile, phases=phases,
-        operations=operations or (), checks=checks or (), max_examples=max_examples,
-        workers=workers, seed=seed, http_status=http_status, request_timeout=request_timeout,
-        fail_fast=fail_fast, show_secrets=show_secrets)
     display = Display()
     started = time.monotonic()
     try:

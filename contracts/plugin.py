@@ -1,10 +1,10 @@
 """The pytest front door of the conformance suite:
 
     pytest --pyargs capmock.contracts --base-url URL [--capmock-auth TILL:PASSWORD]
-           [--capmock-formats json,xml] [--capmock-profile lenient|strict]
-           [--capmock-phases ...] [--capmock-operations ...] [--capmock-checks ...]
-           [--capmock-max-examples N] [--capmock-workers N] [--capmock-seed N]
-           [--capmock-http-status mirror|always-200] [--capmock-request-timeout S]
+           [--capmock-formats json,xml] [--capmock-profile lenient|strict] ...
+
+(every option of `capmock verify`'s run, from the one table in options.py,
+as --capmock-NAME)
 
 The same runner and checks as `capmock verify`: the suite runs once per
 session and every operation x format x check becomes one pytest item that
@@ -43,29 +43,22 @@ def base_url_plugin_installed() -> bool:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """Every option of the suite's table (contracts/options.py), as --capmock-NAME."""
     from capmock.contracts import options as run_options  # stdlib only
 
     group = parser.getgroup(GROUP)
-    group.addoption("--capmock-base-url", help="Server under test (runs the conformance suite).")
-    if not base_url_plugin_installed():
-        group.addoption("--base-url", dest="base_url",
-                        help="Server under test (same as --capmock-base-url).")
-    group.addoption("--capmock-auth", help="TILL:PASSWORD for the platform's HTTP Basic.")
-    group.addoption("--capmock-formats", default="json,xml")
-    group.addoption("--capmock-profile", default="lenient", choices=run_options.PROFILES)
-    group.addoption("--capmock-phases", default=",".join(run_options.PHASES))
-    group.addoption("--capmock-operations", default="")
-    group.addoption("--capmock-checks", default="", help="Run only these checks.")
-    group.addoption("--capmock-max-examples", type=int, default=10)
-    group.addoption("--capmock-workers", type=int, default=1)
-    group.addoption("--capmock-seed", type=int, default=0)
-    group.addoption("--capmock-http-status", default="mirror",
-                    choices=run_options.HTTP_STATUS)
-    group.addoption("--capmock-request-timeout", type=float, default=10.0)
-
-
-def csv(value: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",") if v.strip())
+    for name, choice, default in run_options.table():
+        flag = "--capmock-" + name.replace("_", "-")
+        if choice.kind == "flag":
+            group.addoption(flag, action="store_true", default=False, help=choice.help)
+            continue
+        convert = {"int": int, "float": float}.get(choice.kind, str)
+        allowed = {"choices": choice.values()} if choice.kind == "choice" else {}
+        group.addoption(flag, type=convert, default=run_options.spelled(default),
+                        metavar=choice.metavar, help=choice.help, **allowed)
+        if name == "base_url" and not base_url_plugin_installed():
+            group.addoption("--base-url", dest="base_url",
+                            help="Server under test (same as --capmock-base-url).")
 
 
 def base_url(config: pytest.Config) -> str | None:
@@ -73,32 +66,37 @@ def base_url(config: pytest.Config) -> str | None:
     return config.getoption("capmock_base_url") or config.getoption("base_url", None)
 
 
+def value(config: pytest.Config, name: str, choice: Any) -> Any:
+    """One option's value as Options holds it; a usage error names a wrong one."""
+    from capmock.contracts import options as run_options
+
+    raw = base_url(config) if name == "base_url" else config.getoption(f"capmock_{name}")
+    problem = run_options.unwritable(raw) if choice.kind == "path" and raw else None
+    if problem:
+        raise pytest.UsageError(f"--capmock-{name}: {raw}: {problem}")
+    if raw is None or choice.kind != "csv":
+        number = choice.kind in ("int", "float")
+        if number and raw is not None and not (
+                (choice.low is None or raw >= choice.low)
+                and (choice.high is None or raw <= choice.high)):
+            raise pytest.UsageError(f"--capmock-{name.replace('_', '-')}: {raw} is out of range")
+        return raw
+    values = run_options.split(raw)
+    wrong = run_options.unknown(choice, values)
+    if wrong:
+        raise pytest.UsageError(f"--capmock-{name.replace('_', '-')}: unknown "
+                                f"{', '.join(sorted(wrong))}")
+    return values
+
+
 def options_from(config: pytest.Config) -> Any:
     """The suite's options from the command line; a usage error names the problem."""
     from capmock.contracts import options as run_options
-    from capmock.openapi import contract
 
-    def get(name: str) -> Any:
-        return config.getoption(f"capmock_{name}")
-
-    url = base_url(config)
-    if not url:
+    if not base_url(config):
         raise pytest.UsageError("pass --base-url (or --capmock-base-url)")
-
-    formats, phases = csv(get("formats")), csv(get("phases"))
-    operations, checks = csv(get("operations")), csv(get("checks"))
-    for name, values, allowed in (("formats", formats, run_options.FORMATS),
-                                  ("phases", phases, run_options.PHASES),
-                                  ("operations", operations, tuple(contract.operations())),
-                                  ("checks", checks, run_options.CHECKS)):
-        unknown = set(values) - set(allowed)
-        if unknown:
-            raise pytest.UsageError(f"--capmock-{name}: unknown {', '.join(sorted(unknown))}")
-    return run_options.Options(
-        base_url=url, auth=get("auth"), formats=formats, profile=get("profile"),
-        phases=phases, operations=operations, checks=checks, max_examples=get("max_examples"),
-        workers=get("workers"), seed=get("seed"), http_status=get("http_status"),
-        request_timeout=get("request_timeout"))
+    values = {name: value(config, name, choice) for name, choice, _ in run_options.table()}
+    return run_options.Options(**{k: v for k, v in values.items() if v is not None})
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -18,9 +18,8 @@ from lxml import etree
 
 from capmock.contracts.curl import SECRET_VARIABLE
 from capmock.contracts.options import CHECKS, Options
-from capmock.contracts.runner import Cell, Matrix, rows
+from capmock.contracts.results import Cell, Matrix, rows
 
-NAMES = CHECKS
 SYMBOL = {"pass": "ok", "fail": "FAIL", "skip": "-"}
 LEGEND = ("cells: ok N = N responses judged, all kept the promise; FAIL F/N = F of N "
           "broke it; - = none judged (reason below)")
@@ -41,8 +40,8 @@ def grouped(matrix: Matrix) -> dict[tuple[str, str], dict[str, Cell]]:
 
 def checks_in(matrix: Matrix) -> list[str]:
     present = {check for (_, _, check) in matrix.cells}
-    extra = sorted(present - set(NAMES))
-    return [*[n for n in NAMES if n in present], *extra]
+    extra = sorted(present - set(CHECKS))
+    return [*[n for n in CHECKS if n in present], *extra]
 
 
 def mark(cell: Cell) -> str:
@@ -64,7 +63,8 @@ def detail_lines(matrix: Matrix) -> list[str]:
                   f"{'yes' if info.stateful_server else 'no'})",
                   f"run: formats {','.join(info.formats)}; phases {','.join(info.phases)}; "
                   f"{len(info.operations)} operation(s); profile {info.profile}; "
-                  f"http-status {info.http_status}; max-examples {info.max_examples}; "
+                  f"http-status {info.http_status}; wire {info.wire}; "
+                  f"max-examples {info.max_examples}; "
                   f"seed {info.seed}; workers {info.workers}; request-timeout "
                   f"{info.request_timeout:g} s; checks "
                   f"{','.join(info.checks) if info.checks else 'all'}",

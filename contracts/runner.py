@@ -17,8 +17,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -28,87 +27,28 @@ import schemathesis
 from schemathesis import engine
 from schemathesis.engine import Status, events
 
-from capmock.contracts import checks, curl, stateful, workflows
-from capmock.contracts.options import BUILTIN_CHECKS, MEDIA, SERVER_ANSWERS, Options
+from capmock.contracts import checks, curl, stateful, transport, workflows
+from capmock.contracts.cassettes import Cassettes
+from capmock.contracts.checks import RunSettings
+from capmock.contracts.options import (
+    BUILTIN_CHECKS,
+    MEDIA,
+    NEEDS_STATE,
+    SERVER_ANSWERS,
+    STATEFUL_CHECKS,
+    STATELESS_CHECKS,
+    WORKFLOW_ONLY,
+    Options,
+)
 from capmock.contracts.probe import STATELESS, holds_state
+from capmock.contracts.results import Cell, Matrix, RunInfo
 from capmock.openapi import contract
 from capmock.openapi.codec import xml_to_data
 from capmock.openapi.platform_auth import basic_header
 
-STATEFUL_CHECKS = [n for n in stateful.NAMES
-                   if n not in ("identity_change_is_pending", "unknown_customer_is_not_found")]
 KEEP_FAILURES = 3  # failure messages kept per cell (all are counted)
 NO_ANSWER = "the server gave no answer to judge (see server_answers)"
 PER_OPERATION = ("examples", "coverage", "fuzzing")  # phases with one scenario per operation
-
-
-@dataclass
-class Cell:
-    """One operation x format x check: how many responses it judged, and how."""
-
-    passed: int = 0
-    failed: int = 0
-    failures: list[str] = field(default_factory=list)
-    skipped: str | None = None
-    unjudged: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def judged(self) -> int:
-        return self.passed + self.failed
-
-    @property
-    def state(self) -> str:
-        if self.failed:
-            return "fail"
-        if self.passed:
-            return "pass"
-        return "skip"
-
-
-@dataclass
-class RunInfo:
-    """What was run, where, when and how long: every report shows it."""
-
-    base_url: str
-    formats: tuple[str, ...]
-    phases: tuple[str, ...]
-    operations: tuple[str, ...]
-    checks: tuple[str, ...]
-    profile: str
-    http_status: str
-    max_examples: int
-    seed: int
-    workers: int
-    request_timeout: float
-    auth: bool
-    started: str = ""
-    duration_s: float = 0.0
-    requests: int = 0
-    stateful_server: bool | None = None
-    stopped: str | None = None  # why the run ended early (--fail-fast)
-    versions: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Matrix:
-    cells: dict[tuple[str, str, str], Cell] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-    info: RunInfo | None = None
-
-    def cell(self, operation: str, fmt: str, check: str) -> Cell:
-        return self.cells.setdefault((operation, fmt, check), Cell())
-
-    @property
-    def failed(self) -> bool:
-        return any(c.failed for c in self.cells.values())
-
-    def totals(self) -> dict[str, int]:
-        """Cells by state, and the responses judged and failed over all cells."""
-        states = Counter(c.state for c in self.cells.values())
-        return {"cells": len(self.cells), "ok": states["pass"], "failed": states["fail"],
-                "not_judged": states["skip"],
-                "judgements": sum(c.judged for c in self.cells.values()),
-                "failing_judgements": sum(c.failed for c in self.cells.values())}
 
 
 @dataclass(frozen=True)
@@ -175,13 +115,14 @@ def narrow(op: dict[str, Any], fmt: str) -> None:
 
 def check_names(options: Options) -> list[str]:
     """The registered checks this run asks schemathesis to run."""
-    names = [*checks.NAMES, *BUILTIN_CHECKS, "identity_change_is_pending"]
-    if options.stateful_checks:
-        names += STATEFUL_CHECKS
+    names = [*STATELESS_CHECKS, *BUILTIN_CHECKS,
+             *(n for n in STATEFUL_CHECKS if n not in WORKFLOW_ONLY
+               and (options.stateful_checks or n not in NEEDS_STATE))]
     return [n for n in names if options.selected(n)]
 
 
-def load_schema(options: Options, fmt: str) -> Any:
+def load_schema(settings: RunSettings, fmt: str) -> Any:
+    options = settings.options
     schema = schemathesis.openapi.from_dict(spec_for(fmt, options.operations))
     if options.app is not None:
         schema.app = options.app
@@ -197,6 +138,7 @@ def load_schema(options: Options, fmt: str) -> Any:
                              database="none")  # same seed, same requests: no replayed history
     config.seed = options.seed
     config.checks.update(included_check_names=check_names(options))
+    settings.carry(config.checks, check_names(options))
     return schema
 
 
@@ -277,19 +219,16 @@ class Recorder:
         self.failure(self.matrix.cell(operation, self.fmt, SERVER_ANSWERS), message)
         return True
 
-    def unjudged(self) -> None:
+    def unjudged(self, settings: RunSettings) -> None:
         """The reasons the checks gave for the responses they did not judge."""
-        for (operation, check), reasons in checks.active.take_unjudged().items():
+        for (operation, check), reasons in settings.take_unjudged().items():
             self.matrix.cell(operation, self.fmt, check).unjudged.update(reasons)
 
 
 def no_http_answer(event: events.NonFatalError) -> bool:
     """Did the request get no HTTP answer (refused, reset, timed out)? Other
     errors (the engine's own, a flaky generator) stay run errors."""
-    import requests
-
-    error = event.value
-    return isinstance(error, requests.RequestException | ConnectionError | TimeoutError) or \
+    return transport.no_answer(event.value) or \
         event.info.title in ("Network Error", "Unresponsive Operation")
 
 
@@ -321,16 +260,19 @@ def units(options: Options) -> int:
     return per_format * len(options.formats)
 
 
-def run_format(options: Options, fmt: str, matrix: Matrix, pace: Pace) -> bool:
+def run_format(settings: RunSettings, fmt: str, matrix: Matrix, pace: Pace,
+               cassettes: Cassettes) -> bool:
     """One format's engine run; False when --fail-fast stopped it."""
+    options = settings.options
     recorder = Recorder(matrix, fmt, options)
-    stream = engine.from_schema(load_schema(options, fmt)).execute()
+    stream = engine.from_schema(load_schema(settings, fmt)).execute()
     stopped = False
     for event in stream:
         if isinstance(event, events.ScenarioStarted):
             pace.tell(str(event.phase.value), fmt, event.label or "")
         elif isinstance(event, events.ScenarioFinished):
             recorder.scenario(event)
+            cassettes.write(event.recorder)
             if event.phase.value in PER_OPERATION:
                 pace.done += 1
             pace.cases, pace.failures = pace.cases + recorder.cases, count_failed(matrix)
@@ -346,7 +288,7 @@ def run_format(options: Options, fmt: str, matrix: Matrix, pace: Pace) -> bool:
         if options.fail_fast and matrix.failed and not stopped:
             stream.stop()
             stopped = True
-    recorder.unjudged()
+    recorder.unjudged(settings)
     return not stopped
 
 
@@ -373,7 +315,8 @@ def run_info(options: Options) -> RunInfo:
     return RunInfo(base_url=options.base_url, formats=options.formats, phases=options.phases,
                    operations=options.operations or tuple(contract.operations()),
                    checks=options.checks, profile=options.profile,
-                   http_status=options.http_status, max_examples=options.max_examples,
+                   http_status=options.http_status, wire=options.wire,
+                   max_examples=options.max_examples,
                    seed=options.seed, workers=options.workers,
                    request_timeout=options.request_timeout, auth=bool(options.auth),
                    started=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -382,9 +325,6 @@ def run_info(options: Options) -> RunInfo:
 
 def run(options: Options, progress: Progress = lambda _update: None) -> Matrix:
     """Run the suite; the matrix holds every check's outcome and the run's details."""
-    checks.active.profile = options.profile
-    checks.active.http_status = options.http_status
-    checks.active.take_unjudged()
     started = time.monotonic()
     info = run_info(options)
     matrix = Matrix(info=info)
@@ -392,21 +332,30 @@ def run(options: Options, progress: Progress = lambda _update: None) -> Matrix:
     info.stateful_server = stateful_server
     progress(f"server holds state: {'yes' if stateful_server else 'no'}")
     options = dataclasses.replace(options, stateful_checks=stateful_server)
+    settings = RunSettings(options)  # this run's, carried to every check
     pace = Pace(units(options), progress)
-    for fmt in options.formats:
-        if not run_format(options, fmt, matrix, pace):
-            info.stopped = "--fail-fast: stopped at the first failure"
-            break
-        if stateful_server and "stateful" in options.phases:
-            workflows.run(options, fmt, workflow_recorder(matrix, fmt, options))
-            pace.cases += workflows.REQUESTS
-        if options.fail_fast and matrix.failed:
-            info.stopped = "--fail-fast: stopped at the first failure"
-            break
+    with Cassettes(options) as cassettes:
+        run_formats(settings, matrix, pace, cassettes)
     fill_unexercised(matrix, options, info.stopped is not None)
     info.duration_s = round(time.monotonic() - started, 1)
     info.requests = pace.cases
     return matrix
+
+
+def run_formats(settings: RunSettings, matrix: Matrix, pace: Pace, cassettes: Cassettes) -> None:
+    """Each format in turn (the engine, then the directed workflows)."""
+    options, info = settings.options, matrix.info
+    assert info is not None
+    for fmt in options.formats:
+        if not run_format(settings, fmt, matrix, pace, cassettes):
+            info.stopped = "--fail-fast: stopped at the first failure"
+            break
+        if options.stateful_checks and "stateful" in options.phases:
+            workflows.run(settings, fmt, workflow_recorder(matrix, fmt, options))
+            pace.cases += workflows.REQUESTS
+        if options.fail_fast and matrix.failed:
+            info.stopped = "--fail-fast: stopped at the first failure"
+            break
 
 
 def workflow_recorder(matrix: Matrix, fmt: str, options: Options) -> Callable[..., None]:
@@ -436,7 +385,7 @@ def fill_unexercised(matrix: Matrix, options: Options, stopped: bool = False) ->
     operations = options.operations or tuple(contract.operations())
     for op in operations:
         for fmt in options.formats:
-            for check in (*checks.NAMES, *stateful.NAMES, SERVER_ANSWERS):
+            for check in (*STATELESS_CHECKS, *STATEFUL_CHECKS, SERVER_ANSWERS):
                 if op not in stateful.RELEVANT.get(check, (op,)):
                     continue
                 cell = matrix.cell(op, fmt, check)
@@ -448,12 +397,11 @@ def fill_unexercised(matrix: Matrix, options: Options, stopped: bool = False) ->
 
 def skip_reason(check: str, options: Options, cell: Cell, stopped: bool = False) -> str:
     """Why a cell judged nothing: the run's setup first, then what the check said."""
-    needs_state = (*STATEFUL_CHECKS, "unknown_customer_is_not_found")
     if not options.selected(check):
         return "not selected (--checks)"
-    if check in needs_state and not options.stateful_checks:
+    if check in NEEDS_STATE and not options.stateful_checks:
         return STATELESS
-    if check in needs_state and "stateful" not in options.phases:
+    if check in NEEDS_STATE and "stateful" not in options.phases:
         return "stateful phase not selected (the directed workflows run with it)"
     if check == "documented_sample_is_accepted" and "examples" not in options.phases:
         return "examples phase not selected"
@@ -464,8 +412,3 @@ def skip_reason(check: str, options: Options, cell: Cell, stopped: bool = False)
     if stopped:
         return "the run stopped at the first failure (--fail-fast)"
     return "no response this check applies to"
-
-
-def rows(matrix: Matrix) -> Iterator[tuple[str, str, str, Cell]]:
-    for (op, fmt, check), cell in sorted(matrix.cells.items()):
-        yield op, fmt, check, cell

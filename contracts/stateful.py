@@ -22,21 +22,20 @@ from typing import Any
 import schemathesis
 
 from capmock.contracts.checks import (
+    RunSettings,
     body_data,
+    check,
     fail,
     guarded,
     item_statuses,
     not_found_codes,
-    not_judged,
     operation_of,
 )
-from capmock.contracts.options import STATEFUL_CHECKS
 from capmock.openapi.codec import CodecError, xml_to_data
 
 IDENTIFIERS = ("mobile", "email", "external_id")
 UNREGISTERED = "no customer this run registered was read back"
 PROFILE = ("firstname", "lastname")
-NAMES = STATEFUL_CHECKS
 RELEVANT = {  # the operations whose responses each stateful check judges
     "registrations_are_read_back": ("customer_get",),
     "identifiers_never_change": ("customer_get",),
@@ -159,12 +158,19 @@ def differences(expected: dict[str, str], got: dict[str, Any], fields: tuple[str
             for f in fields if f in expected and str(got.get(f) or "") != expected[f]]
 
 
-@schemathesis.check
-class registrations_are_read_back:  # named after the property it verifies, like the functions
-    """customer/get returns what customer/add registered and customer/update changed."""
+class LedgerCheck:
+    """A check on customer/get of what customer/add and customer/update wrote:
+    `expected` finds the record for what was read back, `fields` are compared."""
 
-    def __init__(self) -> None:
+    fields: tuple[str, ...] = ()
+    problem = ""
+
+    def __init__(self, settings: RunSettings | None = None) -> None:
+        self.settings = settings or RunSettings()
         self.ledger = CustomerLedger()
+
+    def expected(self, got: dict[str, Any]) -> dict[str, str] | None:
+        raise NotImplementedError
 
     @guarded
     def after_response(self, ctx: Any, response: Any, case: Any) -> bool | None:
@@ -177,39 +183,34 @@ class registrations_are_read_back:  # named after the property it verifies, like
             return True
         judged = False
         for got in returned_items(case, response):
-            expected = self.ledger.find(got)
+            expected = self.expected(got)
             judged = judged or expected is not None
-            problems = differences(expected, got, PROFILE) if expected else []
+            problems = differences(expected, got, self.fields) if expected else []
             if problems:
-                fail(case, "; ".join(problems))
-        return None if judged else not_judged(case, "registrations_are_read_back",
-                                               UNREGISTERED)
+                fail(case, self.problem + "; ".join(problems))
+        return None if judged else self.settings.not_judged(case, type(self).__name__,
+                                                            UNREGISTERED)
 
 
 @schemathesis.check
-class identifiers_never_change:  # named after the property it verifies
+class registrations_are_read_back(LedgerCheck):  # named after the property it verifies
+    """customer/get returns what customer/add registered and customer/update changed."""
+
+    fields = PROFILE
+
+    def expected(self, got: dict[str, Any]) -> dict[str, str] | None:
+        return self.ledger.find(got)
+
+
+@schemathesis.check
+class identifiers_never_change(LedgerCheck):  # named after the property it verifies
     """An identifier, once set, reads back unchanged whatever update sent."""
 
-    def __init__(self) -> None:
-        self.ledger = CustomerLedger()
+    fields = IDENTIFIERS
+    problem = "an identifier changed: "
 
-    @guarded
-    def after_response(self, ctx: Any, response: Any, case: Any) -> bool | None:
-        op = operation_of(case).id
-        if op in ("customer_add", "customer_update"):
-            for item in written_items(case, response):
-                (self.ledger.register if op == "customer_add" else self.ledger.update)(item)
-            return True
-        if op != "customer_get":
-            return True
-        judged = False
-        for got in returned_items(case, response):
-            expected = self.ledger.find_any(got)
-            judged = judged or expected is not None
-            problems = differences(expected, got, IDENTIFIERS) if expected else []
-            if problems:
-                fail(case, "an identifier changed: " + "; ".join(problems))
-        return None if judged else not_judged(case, "identifiers_never_change", UNREGISTERED)
+    def expected(self, got: dict[str, Any]) -> dict[str, str] | None:
+        return self.ledger.find_any(got)
 
 
 WRITES = {  # write operation -> (read operation, field path in the item, value key)
@@ -253,7 +254,8 @@ class writes_are_read_back:  # named after the property it verifies
     """Notes, tickets and preferences written for a customer are read back when
     the same customer (all the identifiers the write named) is read."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: RunSettings | None = None) -> None:
+        self.settings = settings or RunSettings()
         self.written: list[tuple[str, dict[str, str], set[str]]] = []
 
     @guarded
@@ -269,10 +271,11 @@ class writes_are_read_back:  # named after the property it verifies
         if op not in reads:
             return True
         if filtered(case):
-            return not_judged(case, "writes_are_read_back", "the read was filtered")
+            return self.settings.not_judged(case, "writes_are_read_back",
+                                            "the read was filtered")
         if not self.compare(case, response, op, reads[op]):
-            return not_judged(case, "writes_are_read_back",
-                              "no customer this run wrote for was read back")
+            return self.settings.not_judged(case, "writes_are_read_back",
+                                            "no customer this run wrote for was read back")
         return None
 
     def compare(self, case: Any, response: Any, op: str, where: tuple) -> bool:
@@ -288,17 +291,16 @@ class writes_are_read_back:  # named after the property it verifies
         return judged
 
 
-@schemathesis.check
-@guarded
-def identity_change_is_pending(ctx: Any, response: Any, case: Any) -> bool | None:
+@check
+def identity_change_is_pending(run: RunSettings, response: Any, case: Any) -> bool | None:
     """customer/update_identity records a request for the back office: item 1040."""
     if operation_of(case).id != "customer_update_identity":
         return True
     statuses = item_statuses(operation_of(case), body_data(response))
     accepted = [s for s in statuses if str(s.get("success")) == "true"]
     if not accepted:
-        return not_judged(case, "identity_change_is_pending",
-                          "no accepted identity change in the answer")
+        return run.not_judged(case, "identity_change_is_pending",
+                              "no accepted identity change in the answer")
     if any(str(s.get("code")) != "1040" for s in accepted):
         fail(case, "an accepted identity change must answer item code 1040 (pending)")
     return None

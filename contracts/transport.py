@@ -1,14 +1,17 @@
 """The suite's own requests (the state probe, the directed workflows, the
-pre-flight look at the base URL): one way to send them, over HTTP or to an
-in-process WSGI app, with the run's time-out, and one shape for the answer.
+pre-flight look at the base URL): the one module that sends them, over HTTP
+or to an in-process WSGI app, with the run's time-out, and one shape for the
+answer. (schemathesis's engine sends the generated cases itself.)
 
 A request that gets no HTTP answer (refused, reset, no answer within the
 time-out) raises `NoAnswer`, whose message names the request and why; the
 callers turn it into a finding or a usage error, never a traceback.
+`no_answer` tells the same for an error the engine reports.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +23,11 @@ from capmock.openapi.platform_auth import basic_header
 
 
 class NoAnswer(Exception):
-    """No HTTP answer: the message says which request and why."""
+    """No HTTP answer: the message says which request and why; `why` says only why."""
+
+    def __init__(self, message: str, why: str) -> None:
+        super().__init__(message)
+        self.why = why
 
 
 @dataclass
@@ -41,12 +48,20 @@ def headers_for(options: Options, fmt: str, body: bool) -> dict[str, str]:
     return headers
 
 
-def why(error: requests.RequestException, timeout: float) -> str:
+def why(error: Exception, timeout: float) -> str:
     if isinstance(error, requests.Timeout):
         return f"no answer within {timeout:g} s (time-out)"
+    found = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(error))
+    if found:  # "Connection refused", "Name or service not known" ...
+        return found.group(1)
     if isinstance(error, requests.ConnectionError):
         return f"connection failed ({type(error).__name__}: {error})"
     return f"{type(error).__name__}: {error}"
+
+
+def no_answer(error: BaseException | None) -> bool:
+    """Is this error (one the engine reports) a request without an HTTP answer?"""
+    return isinstance(error, requests.RequestException | ConnectionError | TimeoutError)
 
 
 def send(options: Options, fmt: str, method: str, path: str, data: bytes | None,
@@ -63,9 +78,9 @@ def send(options: Options, fmt: str, method: str, path: str, data: bytes | None,
         r = requests.request(method, url, data=data, params=query, headers=headers,
                              timeout=options.request_timeout)
         content = r.content
-    except requests.RequestException as error:
-        raise NoAnswer(f"{method} {path} ({fmt}): {why(error, options.request_timeout)}") \
-            from None
+    except (requests.RequestException, ValueError) as error:  # ValueError: a malformed URL
+        reason = why(error, options.request_timeout)
+        raise NoAnswer(f"{method} {path} ({fmt}): {reason}", reason) from None
     return Answer(r.status_code, content, {k.lower(): [v] for k, v in r.headers.items()})
 
 

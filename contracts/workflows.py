@@ -84,11 +84,12 @@ def send(options: Options, fmt: str, operation: str, body: dict | None,
                           {**query, "format": fmt})
 
 
-def run(options: Options, fmt: str, record: Record) -> None:
+def run(settings: checks.RunSettings, fmt: str, record: Record) -> None:
     """Send every step; record(operation, check, failure or None, reason if not judged)."""
-    judges: dict[str, Any] = {"registrations_are_read_back": stateful.registrations_are_read_back(),
-              "identifiers_never_change": stateful.identifiers_never_change(),
-              "writes_are_read_back": stateful.writes_are_read_back()}
+    options = settings.options
+    judges: dict[str, Any] = {
+        name: getattr(stateful, name)(settings) for name in
+        ("registrations_are_read_back", "identifiers_never_change", "writes_are_read_back")}
     for operation, body, query in steps(unique_mobile(), run_token()):
         try:
             response = send(options, fmt, operation, body, query)
@@ -97,13 +98,13 @@ def run(options: Options, fmt: str, record: Record) -> None:
             return
         case = as_case(operation, body, query, fmt)
         for name, check in judges.items():
-            judge(record, operation, name, functools.partial(check.after_response, None),
-                  response, case)
-    unknown(options, fmt, record)
+            judge(settings, record, operation, name,
+                  functools.partial(check.after_response, settings), response, case)
+    unknown(settings, fmt, record)
 
 
-def judge(record: Record, operation: str, name: str, check: Callable[[Any, Any], Any],
-          response: Any, case: Any) -> None:
+def judge(settings: checks.RunSettings, record: Record, operation: str, name: str,
+          check: Callable[[Any, Any], Any], response: Any, case: Any) -> None:
     """Run one check on one response and record its outcome (True: not judged)."""
     try:
         skipped = check(response, case)
@@ -111,21 +112,21 @@ def judge(record: Record, operation: str, name: str, check: Callable[[Any, Any],
         record(operation, name, str(failure))
         return
     if skipped:
-        reasons = checks.active.take_unjudged().get((operation, name))
+        reasons = settings.take_unjudged().get((operation, name))
         reason = reasons.most_common(1)[0][0] if reasons else "nothing to judge"
         record(operation, name, None, reason)
     else:
         record(operation, name, None)
 
 
-def unknown(options: Options, fmt: str, record: Record) -> None:
+def unknown(settings: checks.RunSettings, fmt: str, record: Record) -> None:
     """customer/get for an identifier this run never registered."""
     query = {"mobile": unique_mobile("8")}
     try:
-        response = send(options, fmt, "customer_get", None, query)
+        response = send(settings.options, fmt, "customer_get", None, query)
     except transport.NoAnswer as error:
         record("customer_get", SERVER_ANSWERS, f"{error} (directed workflow)")
         return
-    judge(record, "customer_get", "unknown_customer_is_not_found",
+    judge(settings, record, "customer_get", "unknown_customer_is_not_found",
           stateful.unknown_customer_is_not_found, response,
           as_case("customer_get", None, query, fmt))

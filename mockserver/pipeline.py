@@ -26,12 +26,14 @@ from capmock.mockserver.errors import Rejection
 from capmock.mockserver.http import MockRequest, MockResponse
 from capmock.mockserver.port import Answer, AnsweringPort, Call, Choice
 from capmock.mockserver.settings import Settings
-from capmock.openapi import codes, envelope, routing, validation
+from capmock.openapi import codes, contract, envelope, routing, validation
+from capmock.openapi import wire as wires
 from capmock.openapi.codec import data_to_json, data_to_xml
 from capmock.openapi.contract import Operation
 
 BAD_REQUEST = 400
 OK = 200
+ERROR_BODY = "ErrorEnvelopeBody"  # a request-level failure before routing
 
 
 # --- the stages ------------------------------------------------------------------------
@@ -91,22 +93,28 @@ def carry_out(plan: decision.Plan, call: Call, port: AnsweringPort) -> Answer:
     return (port if plan.who is decision.Who.PORT else replay.REPLAY).answer(call)
 
 
-def render(data: dict[str, Any], fmt: str) -> bytes:
-    return data_to_json(data) if fmt == "json" else data_to_xml(data)
+def render(data: dict[str, Any], fmt: str, op: Operation | None, settings: Settings) -> bytes:
+    """XML as is; JSON written for the wire (platform: numeric code, arrays ...)."""
+    if fmt != "json":
+        return data_to_xml(data)
+    schema = op.body_schemas["response"] if op else ERROR_BODY
+    return data_to_json(contract.render_for(schema, data, settings.wire))
 
 
 def respond(body: bytes, fmt: str, request_code: int, settings: Settings,
             op: Operation | None, headers: tuple[tuple[str, str], ...] = ()) -> MockResponse:
-    """Stage 8: apply the HTTP status policy: mirror the request-level code, or always 200.
-    An error's headers (Allow, WWW-Authenticate) go with its status line only."""
-    status = OK if settings.http_status == "always-200" else request_code
+    """Stage 8: apply the HTTP status policy of the contract layer (platform, mirror,
+    always-200). An error's headers (Allow, WWW-Authenticate) go with its status line only."""
+    status = wires.http_status(settings.http_status, request_code)
     return MockResponse(status, body, negotiation.MEDIA[fmt], operation=op.id if op else None,
                         request_code=request_code,
                         headers=headers if status == request_code else ())
 
 
 def answered(answer: Answer, fmt: str, settings: Settings, op: Operation) -> MockResponse:
-    body = answer.body if isinstance(answer.body, bytes) else render(answer.body, fmt)
+    """A port's answer: replay's sample bytes as they are, data rendered for the wire."""
+    body = answer.body if isinstance(answer.body, bytes) else \
+        render(answer.body, fmt, op, settings)
     return respond(body, fmt, answer.request_code, settings, op)
 
 
@@ -117,7 +125,7 @@ def rejected(rejection: Rejection, fmt: str, settings: Settings,
     if rejection.detail:
         status = body["response"]["status"]
         status["message"] = f"{status['message']}: {rejection.detail}"
-    return respond(render(body, fmt), fmt, rejection.request_code, settings, op,
+    return respond(render(body, fmt, op, settings), fmt, rejection.request_code, settings, op,
                    rejection.headers)
 
 

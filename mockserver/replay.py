@@ -22,6 +22,7 @@ from capmock.mockserver.errors import Rejection
 from capmock.mockserver.http import MockRequest
 from capmock.mockserver.port import Answer, Call, Choice
 from capmock.openapi import codes, contract, envelope
+from capmock.openapi.codec import data_to_json
 from capmock.openapi.contract import Operation
 
 BAD_REQUEST = 400
@@ -88,9 +89,21 @@ def examples(operation: str) -> tuple[str, ...]:
     return tuple(names)
 
 
-def documented(op: Operation, example: str, fmt: str) -> bytes:
+@cache
+def wire_bytes(operation: str, example: str, fmt: str, wire: str) -> bytes | None:
+    """A response sample's bytes on a JSON wire, computed once: the file itself
+    for XML and for the document wire, its data written for the wire otherwise."""
+    if fmt != "json" or wire == "document":
+        return sample_bytes(operation, example, fmt)
+    if sample_bytes(operation, example, fmt) is None:
+        return None
+    return data_to_json(contract.render(operation, "response", sample_data(operation, example),
+                                        wire))
+
+
+def documented(op: Operation, example: str, fmt: str, wire: str = "document") -> bytes:
     """The bytes of a documented response sample, or 400 naming the examples."""
-    body = sample_bytes(op.id, example, fmt)
+    body = wire_bytes(op.id, example, fmt, wire)
     if body is None:
         raise Rejection(BAD_REQUEST, f"{op.id} has no example {example!r}; documented: "
                                      f"{', '.join(examples(op.id))}")
@@ -184,7 +197,8 @@ class Replay:
             return Answer.of(failed(call.op, call.failures, call.items))
         if call.choice.code is not None:
             return Answer.of(forced(call.op, call.choice, call.items))
-        return Answer(documented(call.op, call.choice.example, call.fmt), OK)
+        return Answer(documented(call.op, call.choice.example, call.fmt, call.settings.wire),
+                      OK)
 
 
 REPLAY = Replay()

@@ -17,7 +17,7 @@ import click
 
 from capmock.mockserver.journal import prepare as prepare_journal
 from capmock.mockserver.sandbox.options import sandbox_options, sandbox_settings
-from capmock.mockserver.settings import ENV, FORMATS, STATUS_POLICIES, Settings
+from capmock.mockserver.settings import ENV, FORMATS, STATUS_POLICIES, WIRES, Settings
 from capmock.openapi.serving import Serving, connection_options, prepare, serve
 
 DEFAULTS = Settings()
@@ -62,8 +62,13 @@ def run_granian(settings: Settings, serving: Serving, workers: int,
               help="Worker processes.")
 @click.option("--threads", default=THREADS, show_default=True, type=click.IntRange(1, 512),
               help="Threads per worker; raise it to inject latency into many requests.")
-@click.option("--http-status", type=click.Choice(STATUS_POLICIES), default="mirror",
-              show_default=True, help="mirror: HTTP status = response.status.code.")
+@click.option("--http-status", type=click.Choice(STATUS_POLICIES), default=DEFAULTS.http_status,
+              show_default=True, help="platform: HTTP 200 for item-level outcomes (codes 200, "
+              "201, 500), the code for request-level errors; mirror: HTTP status = "
+              "response.status.code; always-200.")
+@click.option("--wire", type=click.Choice(WIRES), default=DEFAULTS.wire, show_default=True,
+              help="JSON wire form. platform: as live clusters send it (numeric status.code, "
+              "every repeated element an array); document: the samples as documented.")
 @click.option("--batch-limit", default=100, show_default=True, type=click.IntRange(1),
               help="Items or identifiers per request before error 1060.")
 @click.option("--default-format", type=click.Choice(FORMATS), default="json",
@@ -92,7 +97,7 @@ def run_granian(settings: Settings, serving: Serving, workers: int,
               help="Largest body /__capmock/sandbox/import and load take, in MiB.")
 @sandbox_options
 def command(host: str, port: int, mode: str, auth: str | None, workers: int, threads: int,
-            http_status: str,
+            http_status: str, wire: str,
             batch_limit: int, default_format: str, cors: bool, delay_ms: int,
             record: bool, access_log: bool, admin_auth: str | None, allowed_hosts: str | None,
             journal_size: int, journal_bytes: int, journal_body_bytes: int,
@@ -106,7 +111,7 @@ def command(host: str, port: int, mode: str, auth: str | None, workers: int, thr
         journal = str(Path(tmp) / "journal.sqlite") if workers > 1 and record else None
         if journal:
             prepare_journal(journal)
-        settings = Settings(mode=mode, auth=auth, http_status=http_status,
+        settings = Settings(mode=mode, auth=auth, http_status=http_status, wire=wire,
                             batch_limit=batch_limit, default_format=default_format, cors=cors,
                             delay_ms=delay_ms, journal_path=journal,
                             journal_size=journal_size if record else 0, access_log=access_log,

@@ -8,16 +8,21 @@ import json
 import os
 from dataclasses import asdict, dataclass, fields
 
+from capmock.openapi import wire as wires
+
 ENV = "CAPMOCK_SETTINGS"
 FORMATS = ("json", "xml")
-STATUS_POLICIES = ("mirror", "always-200")
+# the platform's rules, in the contract layer (openapi/wire.yaml)
+STATUS_POLICIES = wires.http_status_policies()
+WIRES = wires.wires()
 
 
 @dataclass(frozen=True)
 class Settings:
     mode: str = "replay"
     auth: str | None = None  # "TILL:PASSWORD"; None = no authentication
-    http_status: str = "mirror"
+    http_status: str = wires.default_http_status()  # platform: item-level outcomes HTTP 200
+    wire: str = wires.default_wire()  # platform: the JSON as live clusters write it
     batch_limit: int = 100
     default_format: str = "json"  # neither format= nor Accept (FACTS: clients expect JSON)
     cors: bool = True

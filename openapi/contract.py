@@ -6,6 +6,12 @@ Profiles: "lenient" (the published document: undocumented extras allowed) and
 JSON schemas are derived mechanically (additionalProperties: false on every
 object with documented properties); lenient XML validation prunes the elements
 the XSD does not declare before validating against it.
+
+Wires (capmock.openapi.wire): the lenient and strict profiles accept a JSON
+body in either wire form (platform or document); `json_errors(..., profile=
+"strict", wire="platform")` also reports where it differs from the platform's
+form (a string code, one item as an object, points as text). `render` writes
+a body for a wire.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from lxml import etree
 
 from capmock import fixtures
 from capmock.openapi import envelope
+from capmock.openapi import wire as wires
 from capmock.openapi.codec import parse_xml, xml_to_data
 
 SPEC_NAME = "capillary-customer-v1.1.yaml"
@@ -125,12 +132,30 @@ def json_validator(schema_name: str, profile: str = "lenient") -> jsonschema.Val
     return jsonschema.Draft7Validator(root)
 
 
-def json_errors(operation: str, role: str, data: Any, profile: str = "lenient") -> list[str]:
+def json_errors(operation: str, role: str, data: Any, profile: str = "lenient",
+                wire: str | None = None) -> list[str]:
     """Violations of a JSON body against its operation's schema, one line each
-    (a request as the platform reads it: as_text)."""
+    (a request as the platform reads it: as_text); under the strict profile,
+    with `wire`, also where it differs from that wire."""
     if role == "request":
         data = as_text(data)
-    return json_errors_for(operations()[operation].body_schemas[role], data, profile)
+    return json_errors_for(operations()[operation].body_schemas[role], data, profile, wire)
+
+
+@cache
+def wire_profile() -> wires.Profile:
+    """The wire rules bound to the document's component schemas."""
+    return wires.Profile(spec()["components"]["schemas"])
+
+
+def render(operation: str, role: str, data: Any, wire: str) -> Any:
+    """A JSON body of an operation written for `wire` (platform or document)."""
+    return wire_profile().render(operations()[operation].body_schemas[role], data, wire)
+
+
+def render_for(schema_name: str, data: Any, wire: str) -> Any:
+    """A JSON body of one component schema (e.g. "ErrorEnvelopeBody") written for `wire`."""
+    return wire_profile().render(schema_name, data, wire)
 
 
 def as_text(data: Any) -> Any:
@@ -176,12 +201,15 @@ def surely_valid(schema_name: str, data: Any, profile: str = "lenient") -> bool:
     return not PYTHON_ONLY.search(json.dumps(data, ensure_ascii=False))
 
 
-def json_errors_for(schema_name: str, data: Any, profile: str = "lenient") -> list[str]:
-    """Violations of data against one component schema, one line each."""
+def json_errors_for(schema_name: str, data: Any, profile: str = "lenient",
+                    wire: str | None = None) -> list[str]:
+    """Violations of data against one component schema, one line each; under the
+    strict profile, with `wire`, also where it differs from that wire's form."""
+    found = wire_profile().errors(schema_name, data, wire) if wire and profile == "strict" else []
     if surely_valid(schema_name, data, profile):
-        return []
+        return found
     validator = json_validator(schema_name, profile)
-    return [describe(e) for e in sorted(validator.iter_errors(data), key=_error_key)]
+    return [describe(e) for e in sorted(validator.iter_errors(data), key=_error_key)] + found
 
 
 def _error_key(error: jsonschema.ValidationError) -> str:

@@ -2,9 +2,11 @@
 
 The rules are read from ARCHITECTURE.md itself, so the page and the code cannot
 drift apart silently: the layer table ("may import"), and the run-time and
-build-time module lists of the contract layer ("run time never imports build
-time"). Every import counts, including those inside functions (a lazy import is
-still a dependency), and a module the page does not place fails the test.
+build-time module lists of the contract layer, which must match its folders
+(openapi/ and openapi/build/), and "run time never imports build time" as a
+folder rule: nothing outside openapi/build/ imports it. Every import counts,
+including those inside functions (a lazy import is still a dependency), and a
+module the page does not place fails the test.
 """
 
 from __future__ import annotations
@@ -99,27 +101,39 @@ def test_imports_follow_the_layer_table(package: str) -> None:
     assert not wrong, f"{package} may import only {sorted(allowed)}:\n" + "\n".join(wrong)
 
 
-def contract_modules() -> dict[str, Path]:
+BUILD = "capmock.openapi.build"
+
+
+def contract_modules(build: bool) -> dict[str, Path]:
+    """The contract's run-time modules (directly in openapi/) or its build-time
+    ones (in openapi/build/), by their last name."""
+    prefix = f"{BUILD}." if build else "capmock.openapi."
     return {m.rsplit(".", 1)[1]: p for m, p in modules("capmock.openapi").items()
-            if m.count(".") == 2}
+            if m.startswith(prefix) and m.count(".") == prefix.count(".")
+            and m != BUILD}
 
 
-def test_every_contract_module_is_placed_in_run_time_or_build_time() -> None:
-    run, build = listed_modules("run time"), listed_modules("build time")
-    assert not run & build, f"listed as both: {sorted(run & build)}"
-    unplaced = set(contract_modules()) - run - build - {"__init__"}
-    assert not unplaced, f"ARCHITECTURE.md does not place {sorted(unplaced)}"
-    unknown = (run | build) - set(contract_modules())
-    assert not unknown, f"ARCHITECTURE.md lists modules that do not exist: {sorted(unknown)}"
+@pytest.mark.parametrize(("title", "build"), [("run time", False), ("build time", True)])
+def test_the_run_time_and_build_time_lists_match_the_folders(title: str, build: bool) -> None:
+    """A module is listed under "run time" if and only if it sits in openapi/,
+    under "build time" if and only if it sits in openapi/build/."""
+    listed, present = listed_modules(title), set(contract_modules(build)) - {"__init__"}
+    other = listed_modules("build time" if title == "run time" else "run time")
+    assert not listed & other, f"listed as both: {sorted(listed & other)}"
+    assert not present - listed, f"ARCHITECTURE.md does not list {sorted(present - listed)} " \
+                                 f"under {title!r}"
+    assert not listed - present, f"ARCHITECTURE.md lists under {title!r} modules that are not " \
+                                 f"in its folder: {sorted(listed - present)}"
 
 
 def test_run_time_never_imports_build_time() -> None:
-    run, build = listed_modules("run time"), listed_modules("build time")
-    files = contract_modules()
-    wrong = [f"{m} imports capmock.openapi.{b}"
-             for m in sorted(run) for b in sorted(build)
-             if any(n == f"capmock.openapi.{b}" or n.startswith(f"capmock.openapi.{b}.")
-                    for n in imported(f"capmock.openapi.{m}", files[m]))]
+    """The folder rule: outside openapi/build/, no module of any package imports it
+    (the build and lint commands reach it through their entry points)."""
+    wrong = [f"{module} imports {name}"
+             for package in sorted(FOLDERS) for module, path in modules(package).items()
+             if not (module == BUILD or module.startswith(f"{BUILD}."))
+             for name in sorted(imported(module, path))
+             if name == BUILD or name.startswith(f"{BUILD}.")]
     assert not wrong, "\n".join(wrong)
 
 
@@ -151,3 +165,11 @@ def test_the_core_imports_the_sandbox_only_where_the_shell_wires_it() -> None:
     assert not wrong, "only " + ", ".join(sorted(allowed)) + " may import the sandbox:\n" + \
         "\n".join(wrong)
     assert all(edges.get(module) for module in allowed), "a listed module no longer imports it"
+
+
+def test_the_folder_rule_sees_a_build_time_import(tmp_path: Path) -> None:
+    """A run-time module importing the build subpackage, lazily and relatively,
+    is an import of capmock.openapi.build as the rule above reads it."""
+    path = tmp_path / "probe.py"
+    path.write_text("def f():\n    from .build import model\n")
+    assert f"{BUILD}.model" in imported("capmock.openapi.probe", path)

@@ -99,10 +99,12 @@ KINDS = {
     "int": ("port", "port = 9001", "9002", ["--port", "9003"], 8080, 9001, 9002, 9003),
     "bool flag": ("cors", "cors = false", "true", ["--no-cors"], True, False, True, False),
     "choice": ("http_status", 'http-status = "always-200"', "mirror",
-               ["--http-status", "always-200"], "mirror", "always-200", "mirror", "always-200"),
+               ["--http-status", "always-200"], "platform", "always-200", "mirror", "always-200"),
+    "wire": ("wire", 'wire = "document"', "platform", ["--wire", "document"], "platform",
+             "document", "platform", "document"),
 }
 ENV_NAMES = {"port": "CAPMOCK_SERVE_PORT", "cors": "CAPMOCK_SERVE_CORS",
-             "http_status": "CAPMOCK_SERVE_HTTP_STATUS"}
+             "http_status": "CAPMOCK_SERVE_HTTP_STATUS", "wire": "CAPMOCK_SERVE_WIRE"}
 
 
 def seen(call: dict[str, Any], name: str) -> Any:

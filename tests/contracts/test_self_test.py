@@ -19,7 +19,7 @@ from lxml import etree
 from serving import serving
 
 from capmock.contracts import cli, runner
-from capmock.contracts.checks import NAMES
+from capmock.contracts.options import STATELESS_CHECKS
 from capmock.mockserver.settings import Settings
 from capmock.mockserver.wsgi import create_app
 from capmock.openapi import contract
@@ -54,7 +54,7 @@ def test_suite_passes_against_the_mock_in_process(app: Flask, fmt: str) -> None:
     assert matrix.errors == []
     assert failures(matrix) == []
     states = {(op, check): matrix.cells[(op, fmt, check)].state
-              for op in contract.operations() for check in NAMES}
+              for op in contract.operations() for check in STATELESS_CHECKS}
     other = {"json": "xml_conforms_to_xsd", "xml": "json_conforms_to_schema"}[fmt]
     assert {key for key, state in states.items() if state != "pass"} == {
         (op, other) for op in contract.operations()}
@@ -106,7 +106,7 @@ RUNS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...], str]] = {
 
 def test_every_fault_has_a_run() -> None:
     assert RUNS.keys() == FAULTS.keys()
-    assert {check for check, _ in FAULTS.values()} == set(NAMES)
+    assert {check for check, _ in FAULTS.values()} == set(STATELESS_CHECKS)
     assert len(FAULTS) >= 12
 
 
@@ -218,3 +218,28 @@ def test_one_run_passes_a_fresh_sandbox_in_both_formats(formats: tuple[str, ...]
         assert cell.state == "pass" and cell.judged >= 1
         assert matrix.cells[("customer_tickets_get", fmt, "writes_are_read_back")].state == \
             "pass"
+
+
+# --- the wire: a server writing the document's form is reported under strict + platform --
+
+def test_a_document_wire_server_is_reported_under_strict_and_platform() -> None:
+    """The mock on --wire document (string status.code, one item as an object, points
+    as text) fails json_conforms_to_schema under --profile strict --wire platform,
+    naming the field; it passes strict on the document wire and lenient on either."""
+    document = create_app(Settings(wire="document"))
+    operations = ("customer_add", "customer_search")
+
+    def run(profile: str, wire: str) -> runner.Matrix:
+        return runner.run(runner.Options(base_url=IN_PROCESS, app=document, formats=("json",),
+                                         phases=("examples",), operations=operations,
+                                         max_examples=2, profile=profile, wire=wire))
+
+    strict = run("strict", "platform")
+    cells = {op: strict.cells[(op, "json", "json_conforms_to_schema")] for op in operations}
+    assert all(cell.state == "fail" for cell in cells.values()), failures(strict)
+    assert any("/response/status/code: '200' is not a JSON number" in message
+               for message in cells["customer_add"].failures), cells["customer_add"].failures
+    assert any("is not a JSON array" in message for message in cells["customer_search"].failures)
+    for profile, wire in (("strict", "document"), ("lenient", "platform")):
+        matrix = run(profile, wire)
+        assert matrix.errors == [] and failures(matrix) == [], (profile, wire)

@@ -190,20 +190,20 @@ def test_a_filtered_read_is_not_judged() -> None:
 
 def test_an_empty_identity_change_answer_is_not_judged() -> None:
     """No accepted item, nothing to judge: not an `ok`, a reason."""
-    checks.active.take_unjudged()
+    run = checks.RunSettings()
     empty = SimpleNamespace(status_code=200, content=b"",
                             headers={"content-type": ["application/json; charset=utf-8"]})
-    assert stateful.identity_change_is_pending(None, empty, case("customer_update_identity"))
-    reasons = checks.active.take_unjudged()
+    assert stateful.identity_change_is_pending(run, empty, case("customer_update_identity"))
+    reasons = run.take_unjudged()
     assert reasons[("customer_update_identity", "identity_change_is_pending")] == {
         "no accepted identity change in the answer": 1}
 
 
 def test_a_read_of_a_customer_nobody_registered_is_not_judged() -> None:
-    checks.active.take_unjudged()
-    check = stateful.registrations_are_read_back()
+    run = checks.RunSettings()
+    check = stateful.registrations_are_read_back(run)
     assert check.after_response(None, customers(TOM), case("customer_get"))
-    assert ("customer_get", "registrations_are_read_back") in checks.active.take_unjudged()
+    assert ("customer_get", "registrations_are_read_back") in run.take_unjudged()
     register(check, **TOM)
     assert check.after_response(None, customers(TOM), case("customer_get")) is None  # judged
 

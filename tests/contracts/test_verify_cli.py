@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from faults import Faulty
 from flask import Flask
@@ -19,10 +20,10 @@ from lxml import etree
 from serving import serving
 
 from capmock.contracts import cli, curl
-from capmock.contracts.options import PROFILES
+from capmock.contracts.options import HTTP_STATUS, PROFILES, WIRES, Options
 from capmock.mockserver.settings import Settings
 from capmock.mockserver.wsgi import create_app
-from capmock.openapi import contract
+from capmock.openapi import contract, wire
 from capmock.openapi.platform_auth import basic_header
 
 QUICK = ("--phases", "examples", "--max-examples", "1", "--operations", "customer_get",
@@ -42,7 +43,15 @@ def test_the_cli_knows_the_contracts_profiles() -> None:
     assert PROFILES == contract.PROFILES
 
 
-@pytest.mark.parametrize("option", ["--report", "--junit-xml", "--json-report"])
+def test_the_cli_knows_the_contracts_wires_and_status_policies() -> None:
+    assert wire.wires() == WIRES
+    assert wire.http_status_policies() == HTTP_STATUS
+    assert (Options().wire, Options().http_status) == (wire.default_wire(),
+                                                       wire.default_http_status())
+
+
+@pytest.mark.parametrize("option", ["--report", "--junit-xml", "--json-report", "--har",
+                                    "--vcr"])
 def test_an_unwritable_output_stops_before_the_run(app: Flask, tmp_path: Path,
                                                    option: str) -> None:
     requests_seen = []
@@ -96,6 +105,32 @@ def test_reports_carry_details_totals_and_counts(app: Flask, tmp_path: Path) -> 
     assert suite.get("time") is not None
     html = paths["--report"].read_text("utf-8")
     assert base_url in html and "totals:" in html and "ok 1" in html
+
+
+def test_har_and_vcr_cassettes_hold_the_runs_requests(app: Flask, tmp_path: Path) -> None:
+    """schemathesis's own writers: a valid HAR file and a VCR cassette holding every
+    request the engine sent, both formats, the answers' status and the Authorization
+    masked (no --show-secrets)."""
+    har, vcr = tmp_path / "run.har", tmp_path / "run.yaml"
+    with serving(app) as base_url:
+        result = verify("--base-url", base_url, "--phases", "examples", "--max-examples", "1",
+                        "--operations", "customer_get,customer_add", "--auth", "till:secret",
+                        "--har", str(har), "--vcr", str(vcr))
+    assert result.exit_code == 0, result.output
+    entries = json.loads(har.read_text("utf-8"))["log"]["entries"]
+    urls = [e["request"]["url"] for e in entries]
+    assert {u.split("?")[0].removeprefix(base_url) for u in urls} == {
+        "/v1.1/customer/get", "/v1.1/customer/add"}
+    assert any("format=json" in u for u in urls) and any("format=xml" in u for u in urls)
+    assert all(e["response"]["status"] == 200 for e in entries)
+    sent = [h["value"] for e in entries for h in e["request"]["headers"]
+            if h["name"].lower() == "authorization"]
+    assert sent and "secret" not in json.dumps(entries) and basic_header("till:secret") \
+        not in json.dumps(entries)
+    cassette = yaml.safe_load(vcr.read_text("utf-8"))
+    uris = [i["request"]["uri"] for i in cassette["http_interactions"]]
+    assert sorted(uris) == sorted(urls)  # the same requests, the same run
+    assert cassette["seed"] == 0
 
 
 def test_checks_runs_only_the_named_checks(app: Flask, tmp_path: Path) -> None:

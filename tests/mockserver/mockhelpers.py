@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask.testing import FlaskClient
+from wireforms import pinned
 
 from capmock import fixtures
 from capmock.mockserver.settings import Settings
@@ -15,7 +16,7 @@ MEDIA = {"json": "application/json", "xml": "application/xml"}
 
 
 def client(**settings: Any) -> FlaskClient:
-    return create_app(Settings(**settings)).test_client()
+    return create_app(Settings(**pinned(settings))).test_client()
 
 
 def documented_path(operation: str) -> str:

@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 from lxml import html
 from serving import serving
+from wireforms import pinned
 
 from capmock.mockserver.auth import expected_header
 from capmock.mockserver.serve import command as serve_command
@@ -75,7 +76,7 @@ def apps() -> Iterator[list[Any]]:
 def make(apps: list[Any], **settings: Any) -> FlaskClient:
     if settings.get("mode") == "sandbox":
         settings.setdefault("store", ":memory:")
-    app = create_app(Settings(**settings))
+    app = create_app(Settings(**pinned(settings)))
     apps.append(app)
     return app.test_client()
 

@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from servedmock import http, served
 from werkzeug.exceptions import BadRequest, RequestHeaderFieldsTooLarge
+from wireforms import pinned
 
 from capmock.mockserver.sandbox import cli, transfer
 from capmock.mockserver.serve import command as serve_command
@@ -59,7 +60,7 @@ def fmt(request: pytest.FixtureRequest) -> str:
 def make_client(mode: str, **settings: Any) -> FlaskClient:
     if mode == "sandbox":
         settings.setdefault("store", ":memory:")
-    return create_app(Settings(mode=mode, **settings)).test_client()
+    return create_app(Settings(mode=mode, **pinned(settings))).test_client()
 
 
 def close(c: FlaskClient) -> None:
@@ -414,7 +415,8 @@ def test_a_control_character_in_the_path_gets_the_envelope_404(c: FlaskClient, f
 def test_werkzeug_refusals_answer_in_the_envelope(mode: str, fmt: str, error: Exception) -> None:
     """What Werkzeug raises while parsing a request is answered as the pipeline
     answers: the envelope in the asked format, never its HTML page."""
-    app = create_app(Settings(mode=mode, store=":memory:" if mode == "sandbox" else None))
+    app = create_app(Settings(**pinned({"mode": mode,
+                                          "store": ":memory:" if mode == "sandbox" else None})))
     try:
         with app.test_request_context(f"/v1.1/customer/get?format={fmt}"):
             response = app.make_response(app.handle_user_exception(error))

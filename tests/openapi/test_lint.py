@@ -7,7 +7,8 @@ from pathlib import Path
 from click.testing import CliRunner
 from sources import declared_operations
 
-from capmock.openapi import document, lint
+from capmock.openapi import document
+from capmock.openapi.build import lint
 
 
 def run(*args: str) -> tuple[int, str]:

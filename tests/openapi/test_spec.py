@@ -10,7 +10,8 @@ import schemathesis
 from openapi_spec_validator import validate
 from sources import declared_operations, declared_paths
 
-from capmock.openapi import build, codes, contract
+from capmock.openapi import codes, contract
+from capmock.openapi.build import artifacts as build
 
 REPO = Path(__file__).resolve().parents[2]
 OPERATIONS = declared_operations()

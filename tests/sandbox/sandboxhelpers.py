@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask.testing import FlaskClient
+from wireforms import pinned
 
 from capmock.mockserver.settings import Settings
 from capmock.mockserver.wsgi import create_app
@@ -23,7 +24,7 @@ OPENED: list[Any] = []  # the stores of the sandboxes made here, closed by close
 def sandbox(**settings: Any) -> FlaskClient:
     """A test client of a fresh sandbox (in memory unless store= or STORE says otherwise)."""
     settings.setdefault("store", STORE["default"])
-    app = create_app(Settings(mode="sandbox", **settings))
+    app = create_app(Settings(mode="sandbox", **pinned(settings)))
     OPENED.append(app.extensions["capmock"].sandbox.store)
     return app.test_client()
 

@@ -13,9 +13,9 @@ import yaml
 
 from capmock import fixtures
 from capmock.openapi import codes
-from capmock.openapi.error_bodies import error_codes, item_error_body, render, request_error_body
-from capmock.openapi.jsonschema_gen import body_name, component_schemas, ref
-from capmock.openapi.model import Model
+from capmock.openapi.build.error_bodies import error_codes, item_error_body, render, request_error_body
+from capmock.openapi.build.jsonschema_gen import body_name, component_schemas, ref
+from capmock.openapi.build.model import Model
 
 JSON = "application/json"
 XML = "application/xml"

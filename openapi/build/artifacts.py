@@ -22,17 +22,18 @@ import click
 import yaml
 
 from capmock import fixtures
-from capmock.openapi import document, openapi_doc
-from capmock.openapi.defects_doc import render_defects
-from capmock.openapi.error_bodies import (
+from capmock.openapi import document
+from capmock.openapi.build import openapi_doc
+from capmock.openapi.build.defects_doc import render_defects
+from capmock.openapi.build.error_bodies import (
     REQUEST_LEVEL_ERRORS,
     error_codes,
     item_error_body,
     render,
     request_error_body,
 )
-from capmock.openapi.model import load_model
-from capmock.openapi.xsd_gen import build_xsd
+from capmock.openapi.build.model import load_model
+from capmock.openapi.build.xsd_gen import build_xsd
 
 SPEC_FILE = "openapi/capillary-customer-v1.1.yaml"
 ERROR_XSD = "error.response.xsd"

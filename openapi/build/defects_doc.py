@@ -123,9 +123,22 @@ def _reference_entry(defect: dict[str, Any], reference: dict[str, Any]) -> list[
     ]
 
 
+def _clients_entry(defect: dict[str, Any]) -> list[str]:
+    return [
+        f"- **Operations**: {', '.join(defect['operations']) or 'every answer'}",
+        f"- **Live clients rely on**: {str(defect['clients_rely_on']).strip()}",
+        f"- **The document says**: {str(defect['document_says']).strip()}",
+        f"- **capmock decided**: {str(defect['decision']).strip()}",
+        f"- **Why**: {str(defect['why']).strip()}",
+        f"- **Rule from**: {SOURCES[defect['rule_from']]}",
+        f"- **Encoded in**: {defect['wire']}",
+    ]
+
+
 def _entry(defect: dict[str, Any], samples: Iterable[Any], reference: dict[str, Any]) -> str:
     source = defect["source"]
     body = (_document_entry(defect, samples) if source == "document"
+            else _clients_entry(defect) if source == "clients"
             else _reference_entry(defect, reference))
     return "\n".join([
         f"## {defect['id']}: {defect['title']}",

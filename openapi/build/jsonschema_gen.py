@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from capmock.openapi.model import Model, Prop, Scalar, TypeDef
+from capmock.openapi.build.model import Model, Prop, Scalar, TypeDef
 
 REF = "#/components/schemas/"
 EMPTY_VALUE = "EmptyValue"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from capmock.openapi.model import Model, Prop, Scalar, TypeDef
+from capmock.openapi.build.model import Model, Prop, Scalar, TypeDef
 
 XS = "http://www.w3.org/2001/XMLSchema"
 EMPTY = "empty"
