@@ -194,3 +194,69 @@ def test_a_forced_code_for_every_item_is_still_replayed() -> None:
     assert code_of(items(decode(answer.data, "json")["response"], "customer_add")[0]) == 1001
     _, found = get(c, "get", "mobile=919000000112")
     assert code_of(items(found, "customer_get")[0]) == 1012  # nothing was stored
+
+
+# --- issue 14's acceptance, on `capmock serve` as a real process ----------------------------
+
+def call_server(base: str, method: str, path: str, body: Any = None,
+                headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any], Any]:
+    """(HTTP status, headers (any case), parsed JSON) of one request to a running server."""
+    import urllib.error
+    import urllib.request
+
+    data = None if body is None else json.dumps(body).encode()
+    sent = {**(headers or {}), **({"Content-Type": "application/json"} if data else {})}
+    request = urllib.request.Request(base + path, data, sent, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, answer.headers, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, json.loads(error.read())
+
+
+def test_issue_14_acceptance_on_a_served_sandbox(serve: Any) -> None:
+    import base64
+    import hashlib
+
+    server = serve("--auth", "till1:123", "--store", ":memory:")
+    digest = hashlib.md5(b"123").hexdigest()
+    good = {"Authorization": "Basic " + base64.b64encode(f"till1:{digest}".encode()).decode()}
+    plain = {"Authorization": "Basic " + base64.b64encode(b"till1:123").decode()}
+    base = server.base
+
+    # a JSON-number mobile registers; the answer gives the user_id clients keep
+    status, _, data = call_server(base, "POST", "/v1.1/customer/add",
+                                  {"root": {"customer": [{"mobile": 917755876888,
+                                                          "firstname": "Ana"}]}}, good)
+    (added,) = data["response"]["customers"]["customer"]
+    assert status == 200 and added["item_status"]["code"] == "1000"
+    user_id = added["user_id"]
+    # read back with no format and no Accept: HTTP 200, "code": 200, customers.customer[0]
+    status, _, data = call_server(base, "GET", "/v1.1/customer/get?mobile=917755876888",
+                                  headers=good)
+    assert status == 200 and data["response"]["status"]["code"] == 200
+    assert data["response"]["customers"]["customer"][0]["mobile"] == "917755876888"
+    # an unknown customer: HTTP 200, body code 500, item "1012"
+    status, _, data = call_server(base, "GET", "/v1.1/customer/get?mobile=919999999990",
+                                  headers=good)
+    assert status == 200 and data["response"]["status"]["code"] == 500
+    assert data["response"]["customers"]["customer"][0]["item_status"]["code"] == "1012"
+    # a plain password: HTTP 401, asking for Basic credentials
+    status, headers, data = call_server(base, "GET", "/v1.1/customer/get?mobile=917755876888",
+                                        headers=plain)
+    assert status == 401 and data["response"]["status"]["code"] == 401
+    assert headers.get("WWW-Authenticate", "").startswith("Basic realm=")
+    # found by id=
+    status, _, data = call_server(base, "GET", f"/v1.1/customer/get?id={user_id}",
+                                  headers=good)
+    assert status == 200 and data["response"]["customers"]["customer"][0]["user_id"] == user_id
+    # a PUT update succeeds
+    status, _, data = call_server(base, "PUT", "/v1.1/customer/update",
+                                  {"root": {"customer": [{"mobile": "917755876888",
+                                                          "firstname": "Bea"}]}}, good)
+    (updated,) = data["response"]["customers"]["customer"]
+    assert status == 200 and updated["item_status"]["code"] == "1000"
+    assert updated["user_id"] == user_id
+    _, _, data = call_server(base, "GET", f"/v1.1/customer/get?id={user_id}", headers=good)
+    assert data["response"]["customers"]["customer"][0]["firstname"] == "Bea"
+    assert server.stop() == 0
