@@ -290,7 +290,7 @@ def success_problems(op: Operation, data: Any) -> list[str]:
     """A succeeded item without a field live clients read from it (op.success_fields:
     customer/add's user_id, which they send back as id=). The JSON schema says the
     same (its anyOf); XSD 1.0 cannot, so XML answers are held to it here."""
-    out = []
+    out: list[str] = []
     for index, item in enumerate(envelope.answer_items(data, op.item)):
         status = item.get("item_status")
         if not (isinstance(status, dict) and status.get("success") == "true"):
