@@ -148,6 +148,14 @@ def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
             "capmock.openapi.codec"} <= names
 
 
+def test_the_folder_rule_sees_a_build_time_import(tmp_path: Path) -> None:
+    """A run-time module importing the build subpackage, lazily and relatively,
+    is an import of capmock.openapi.build as the rule above reads it."""
+    path = tmp_path / "probe.py"
+    path.write_text("def f():\n    from .build import model\n")
+    assert f"{BUILD}.model" in imported("capmock.openapi.probe", path)
+
+
 def test_the_core_imports_the_sandbox_only_where_the_shell_wires_it() -> None:
     """ARCHITECTURE.md's bullet "- Into the sandbox:" names the only modules of the
     mock's core that may import capmock.mockserver.sandbox (the shell: the app's
@@ -165,11 +173,3 @@ def test_the_core_imports_the_sandbox_only_where_the_shell_wires_it() -> None:
     assert not wrong, "only " + ", ".join(sorted(allowed)) + " may import the sandbox:\n" + \
         "\n".join(wrong)
     assert all(edges.get(module) for module in allowed), "a listed module no longer imports it"
-
-
-def test_the_folder_rule_sees_a_build_time_import(tmp_path: Path) -> None:
-    """A run-time module importing the build subpackage, lazily and relatively,
-    is an import of capmock.openapi.build as the rule above reads it."""
-    path = tmp_path / "probe.py"
-    path.write_text("def f():\n    from .build import model\n")
-    assert f"{BUILD}.model" in imported("capmock.openapi.probe", path)

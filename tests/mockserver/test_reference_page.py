@@ -17,6 +17,7 @@ from browser import Browser, Page
 from lxml import html
 from serving import serving
 from sources import declared_operations
+from wireforms import pinned
 
 from capmock import fixtures
 from capmock.mockserver.reference import reference_html
@@ -30,7 +31,7 @@ PASSWORD = "päss-wörd"  # not ASCII: the page's MD5 must hash the UTF-8 bytes,
 
 @pytest.fixture(scope="module")
 def mock_url() -> Iterator[str]:
-    with serving(create_app(Settings())) as url:
+    with serving(create_app(Settings(**pinned({})))) as url:
         yield url
 
 

@@ -38,6 +38,9 @@ ADMIN_URL_ENV = "CAPMOCK_TEST_POSTGRES"
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 CAPMOCK = str(Path(sys.executable).with_name("capmock"))
 READY_SECONDS = 30  # a noisy 2-core machine may take a while to spawn the workers
+# the served sandbox on the document's JSON form and mirror, as these tests were written
+# (tests/wireforms.py)
+DOCUMENT_ARGS = ("--wire", "document", "--http-status", "mirror")
 
 
 # --- PostgreSQL ------------------------------------------------------------------------
@@ -194,7 +197,7 @@ class Server:
         self.done = False  # the process group is gone
         with log.open("ab") as out:
             self.process = subprocess.Popen(
-                [CAPMOCK, "serve", "--port", str(self.port), *args], stdout=out,
+                [CAPMOCK, "serve", "--port", str(self.port), *DOCUMENT_ARGS, *args], stdout=out,
                 stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
     def output(self) -> str:
