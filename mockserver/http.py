@@ -33,7 +33,7 @@ class MockRequest:
         h = self.headers
         return (self.method, self.path, self.query_string, h.get("accept", ""),
                 h.get("content-type", ""), h.get("prefer", ""), h.get("authorization", ""),
-                h.get("x-cap-api-oauth-token", ""), self.body)
+                h.get("x-cap-api-oauth-token", ""), h.get("sec-fetch-mode", ""), self.body)
 
 
 @dataclass

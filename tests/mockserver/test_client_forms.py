@@ -255,6 +255,16 @@ def test_a_401_asks_for_basic_credentials(fmt: str) -> None:
             assert answer.headers["WWW-Authenticate"].startswith('Basic realm="')
 
 
+def test_a_browser_scripts_fetch_gets_no_challenge() -> None:
+    """A challenge would put a script's answer behind the browser's login dialog."""
+    c = client(auth="till1:123")
+    fetch = c.get("/v1.1/customer/get?mobile=44700900000", headers={"Sec-Fetch-Mode": "cors"})
+    assert fetch.status_code == 401 and "WWW-Authenticate" not in fetch.headers
+    navigate = c.get("/v1.1/customer/get?mobile=44700900000",
+                     headers={"Sec-Fetch-Mode": "navigate"})
+    assert navigate.headers["WWW-Authenticate"].startswith("Basic realm=")
+
+
 def test_always_200_drops_the_error_headers_with_the_error_status() -> None:
     answer = client(http_status="always-200").delete("/v1.1/customer/get")
     assert answer.status_code == 200 and "Allow" not in answer.headers
