@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from capmock.openapi import contract, parameters
+from capmock.openapi import contract, parameters, validation
 from capmock.openapi.codec import CodecError, data_to_xml, xml_to_data
 
 FLAGS = ("true", "false")
@@ -25,6 +25,10 @@ def query_is_invalid(op: contract.Operation, query: dict[str, Any]) -> bool:
         if name in checks and any(checks[name](str(v)) for v in values):
             return True
     if op.identifiers:
+        pairs = [(name, str(v)) for name, value in query.items()
+                 for v in (value if isinstance(value, list) else [value])]
+        if validation.pair_identifier(op, pairs) is not None:  # identifierName/Value
+            return bool(validation.query_problems(op, pairs, batch_limit=len(pairs) + 1000))
         sent = [n for n in op.identifiers if query.get(n) not in (None, "", *FLAGS)]
         return not sent
     return False

@@ -172,6 +172,7 @@ def cross_site_refusal(method: str, headers: Any) -> Refusal | None:
     return None
 
 
-def challenge() -> str:
-    """The WWW-Authenticate value of a refused admin request (a browser then asks)."""
-    return f'Basic realm="{text()["admin"]["realm"]}", charset="UTF-8"'
+def challenge(part: str = "admin") -> str:
+    """The WWW-Authenticate value of a refused admin request (a browser then asks),
+    or with part "auth" of the API's 401."""
+    return f'Basic realm="{text()[part]["realm"]}", charset="UTF-8"'

@@ -60,15 +60,27 @@ def matches(sent: tuple[str, str], credentials: str, typed_too: bool = False) ->
     return same(sent[0], till) and good_password
 
 
+def challenge_for(request: MockRequest) -> tuple[tuple[str, str], ...]:
+    """WWW-Authenticate of the API's 401 (RFC 9110: a 401 names its scheme; FACTS:
+    clients treat 401 as a failed login). Not for a browser script's fetch
+    (Sec-Fetch-Mode other than navigate, e.g. the reference page's try-it panel):
+    a challenge would make the browser hold the answer behind a login dialog."""
+    mode = request.header("sec-fetch-mode")
+    if mode and mode != "navigate":
+        return ()
+    return (("WWW-Authenticate", challenge("auth")),)
+
+
 def authenticate(request: MockRequest, credentials: str | None) -> None:
     """Pass, or reject with request-level 401 in the envelope."""
     if credentials is None:
         return
     sent = sent_credentials(request.header("authorization"))
+    asks = challenge_for(request)
     if sent is None:
-        raise Rejection(UNAUTHORIZED, message("auth", "missing"))
+        raise Rejection(UNAUTHORIZED, message("auth", "missing"), asks)
     if not matches(sent, credentials):
-        raise Rejection(UNAUTHORIZED, message("auth", "wrong", till=sent[0]))
+        raise Rejection(UNAUTHORIZED, message("auth", "wrong", till=sent[0]), asks)
 
 
 def admin_credentials(settings: Settings) -> str | None:

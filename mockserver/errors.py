@@ -15,8 +15,10 @@ class Rejection(Exception):
     make the answer unrenderable, in JSON or XML.
     """
 
-    def __init__(self, request_code: int, detail: str | None = None) -> None:
+    def __init__(self, request_code: int, detail: str | None = None,
+                 headers: tuple[tuple[str, str], ...] = ()) -> None:
         detail = None if detail is None else escape_text(detail)
         super().__init__(detail or str(request_code))
         self.request_code = request_code
         self.detail = detail
+        self.headers = headers  # HTTP headers the error carries: 405 Allow, 401 WWW-Authenticate

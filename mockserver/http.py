@@ -33,7 +33,7 @@ class MockRequest:
         h = self.headers
         return (self.method, self.path, self.query_string, h.get("accept", ""),
                 h.get("content-type", ""), h.get("prefer", ""), h.get("authorization", ""),
-                h.get("x-cap-api-oauth-token", ""), self.body)
+                h.get("x-cap-api-oauth-token", ""), h.get("sec-fetch-mode", ""), self.body)
 
 
 @dataclass
@@ -44,3 +44,4 @@ class MockResponse:
     operation: str | None = None
     request_code: int | None = None  # response.status.code, for the journal
     reason: str | None = None  # a refusal's message (pipeline.rejected), for the journal
+    headers: tuple[tuple[str, str], ...] = ()  # e.g. Allow of a 405 (empty on the fast path)

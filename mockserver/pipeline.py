@@ -17,6 +17,8 @@ failures are no Rejection: the port's Answer carries them (201 or 500).
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 from capmock.mockserver import auth, decision, negotiation, replay
@@ -24,7 +26,7 @@ from capmock.mockserver.errors import Rejection
 from capmock.mockserver.http import MockRequest, MockResponse
 from capmock.mockserver.port import Answer, AnsweringPort, Call, Choice
 from capmock.mockserver.settings import Settings
-from capmock.openapi import contract, envelope, routing, validation
+from capmock.openapi import codes, contract, envelope, routing, validation
 from capmock.openapi import wire as wires
 from capmock.openapi.codec import data_to_json, data_to_xml
 from capmock.openapi.contract import Operation
@@ -40,7 +42,8 @@ def route(request: MockRequest) -> Operation:
     """Stage 3: the contract's routing; its 404/405 refusal becomes a Rejection."""
     found = routing.route(request.method, request.path)
     if isinstance(found, routing.Refusal):
-        raise Rejection(found.status, found.message)
+        allow = (("Allow", ", ".join(found.allowed)),) if found.allowed else ()
+        raise Rejection(found.status, found.message, allow)  # RFC 9110: a 405 says Allow
     return found
 
 
@@ -51,11 +54,29 @@ def validate(op: Operation, request: MockRequest, settings: Settings) -> validat
         batch_limit=settings.batch_limit, max_depth=settings.max_depth)
 
 
-def answerer(op: Operation, want: Choice, port: AnsweringPort) -> decision.Who:
-    """The mode's port when it acts itself on this operation (no forced code), else replay."""
-    if port is not replay.REPLAY and want.code is None and port.handles(op):
+def answerer(op: Operation, want: Choice, port: AnsweringPort,
+             items: Sequence[dict[str, Any]] = ()) -> decision.Who:
+    """The mode's port when it acts itself on this operation (no forced code, or
+    an item failure forced on one of the request's items), else replay."""
+    if port is not replay.REPLAY and port.handles(op) and \
+            (want.code is None or forced_item(op, want, items) is not None):
         return decision.Who.PORT
     return decision.Who.REPLAY
+
+
+def forced_item(op: Operation, want: Choice,
+                items: Sequence[dict[str, Any]]) -> tuple[int, dict[str, str]] | None:
+    """(item index, item_status) of `Prefer: code=NNNN, item=N` when NNNN is an
+    item failure of the operation and the request has an item N: the port fails
+    that item and the others act on it (issue 14 item 6). Else None (replay)."""
+    if want.code is None or want.item is None or want.item > len(items):
+        return None
+    if want.code in codes.request_codes():
+        return None
+    entry = replay.applicable_code(op, want.code)  # 400 for a code the operation lacks
+    if entry.kind == "success":
+        return None
+    return want.item - 1, envelope.item_status(op.id, want.code)
 
 
 def first_values(request: MockRequest) -> dict[str, str]:
@@ -81,16 +102,19 @@ def render(data: dict[str, Any], fmt: str, op: Operation | None, settings: Setti
 
 
 def respond(body: bytes, fmt: str, request_code: int, settings: Settings,
-            op: Operation | None) -> MockResponse:
-    """Stage 8: the HTTP status policy of the contract layer (platform, mirror, always-200)."""
+            op: Operation | None, headers: tuple[tuple[str, str], ...] = ()) -> MockResponse:
+    """Stage 8: apply the HTTP status policy of the contract layer (platform, mirror,
+    always-200). An error's headers (Allow, WWW-Authenticate) go with its status line only."""
     status = wires.http_status(settings.http_status, request_code)
     return MockResponse(status, body, negotiation.MEDIA[fmt], operation=op.id if op else None,
-                        request_code=request_code)
+                        request_code=request_code,
+                        headers=headers if status == request_code else ())
 
 
 def answered(answer: Answer, fmt: str, settings: Settings, op: Operation) -> MockResponse:
-    body = answer.body if isinstance(answer.body, bytes) \
-        else render(answer.body, fmt, op, settings)
+    """A port's answer: replay's sample bytes as they are, data rendered for the wire."""
+    body = answer.body if isinstance(answer.body, bytes) else \
+        render(answer.body, fmt, op, settings)
     return respond(body, fmt, answer.request_code, settings, op)
 
 
@@ -101,7 +125,8 @@ def rejected(rejection: Rejection, fmt: str, settings: Settings,
     if rejection.detail:
         status = body["response"]["status"]
         status["message"] = f"{status['message']}: {rejection.detail}"
-    answer = respond(render(body, fmt, op, settings), fmt, rejection.request_code, settings, op)
+    answer = respond(render(body, fmt, op, settings), fmt, rejection.request_code, settings, op,
+                     rejection.headers)
     answer.reason = rejection.detail or str(body["response"]["status"].get("message", ""))
     return answer
 
@@ -121,8 +146,11 @@ def handle(request: MockRequest, settings: Settings,
         op = route(request)
         want = replay.choice(request)
         checked = validate(op, request, settings)
-        plan = decision.decide(op.id, checked.problems, answerer(op, want, port),
-                               len(checked.items))
+        who = answerer(op, want, port, checked.items)
+        plan = decision.decide(op.id, checked.problems, who, len(checked.items))
+        forced = forced_item(op, want, checked.items) if who is decision.Who.PORT else None
+        if forced is not None and plan.act is decision.Act.ANSWER:
+            plan = dataclasses.replace(plan, failures={**plan.failures, forced[0]: forced[1]})
         call = Call(op, first_values(request), checked.items, plan.failures, settings,
                     choice=want, fmt=fmt)
         return answered(carry_out(plan, call, port), fmt, settings, op)

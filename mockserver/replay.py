@@ -197,8 +197,8 @@ class Replay:
             return Answer.of(failed(call.op, call.failures, call.items))
         if call.choice.code is not None:
             return Answer.of(forced(call.op, call.choice, call.items))
-        return Answer(documented(call.op, call.choice.example, call.fmt,
-                                 call.settings.wire), OK)
+        return Answer(documented(call.op, call.choice.example, call.fmt, call.settings.wire),
+                      OK)
 
 
 REPLAY = Replay()

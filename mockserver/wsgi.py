@@ -116,7 +116,7 @@ def preflight(settings: Settings) -> Response | None:
     if not (settings.cors and request.method == "OPTIONS"
             and "Access-Control-Request-Method" in request.headers):
         return None
-    headers = [*cors_headers(settings), ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+    headers = [*cors_headers(settings), ("Access-Control-Allow-Methods", "GET, POST, PUT, OPTIONS"),
                ("Access-Control-Allow-Headers",
                 request.headers.get("Access-Control-Request-Headers", "*")),
                ("Access-Control-Max-Age", "600")]
@@ -173,7 +173,8 @@ class MockAnswer(Response):
 
     def __init__(self, answer: MockResponse, request_id: str, settings: Settings) -> None:
         super().__init__(answer.body, status=answer.status, content_type=answer.content_type)
-        self.added_headers = [("X-Cap-Requestid", request_id), *cors_headers(settings)]
+        self.added_headers = [*answer.headers, ("X-Cap-Requestid", request_id),
+                              *cors_headers(settings)]
 
     def get_wsgi_response(self, environ: dict[str, Any]) -> tuple[Any, str, list[Any]]:
         app_iter, status, headers = super().get_wsgi_response(environ)

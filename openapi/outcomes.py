@@ -29,3 +29,8 @@ def code_for(operation: str, kind: str, field: str | None = None) -> int | None:
 
 def empty_fields() -> tuple[str, ...]:
     return tuple(rules()["empty_field"])
+
+
+def body_identifiers() -> tuple[str, ...]:
+    """The fields of a request item that name its customer (body_identifiers)."""
+    return tuple(rules()["body_identifiers"])

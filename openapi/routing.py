@@ -25,10 +25,12 @@ class Refusal:
 
 @cache
 def route_table() -> dict[str, dict[str, Operation]]:
-    """path -> method -> operation, from the document."""
+    """path -> method -> operation, from the document (an operation answers each
+    method of its x-capmock-methods: customer/update POST and PUT)."""
     table: dict[str, dict[str, Operation]] = {}
     for op in operations().values():
-        table.setdefault(op.path, {})[op.method] = op
+        for method in op.methods or (op.method,):
+            table.setdefault(op.path, {})[method] = op
     return table
 
 

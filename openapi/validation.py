@@ -110,6 +110,13 @@ def query_problems(op: contract.Operation, query: Query, batch_limit: int) -> li
         if reason:
             kind = "invalid_field" if name in op.identifiers else "invalid"
             problems.append(Problem(kind, f"query {name}", f"{name}: {reason}", name, None))
+    named = pair_identifier(op, query)
+    if named is not None and named[0] in checks:
+        reason = checks[named[0]](named[1])
+        if reason:
+            where = f"query {op.identifier_pair[1]}"
+            problems.append(Problem("invalid_field", where, f"{op.identifier_pair[1]} "
+                                    f"({named[0]}): {reason}", named[0], None))
     problems.extend(identifier_problems(op, query, batch_limit))
     return problems
 
@@ -122,11 +129,28 @@ def required_problems(op: contract.Operation, query: Query) -> list[Problem]:
 
 
 def identifier_values(op: contract.Operation, query: Query) -> dict[str, str]:
-    """The identifier parameters the request sends (user_id=true is a flag, not an id)."""
+    """The identifier parameters the request sends (user_id=true is a flag, not an id);
+    identifierName=N&identifierValue=V (op.identifier_pair) is read as N=V."""
     sent = {n: v for n, v in query if n in op.identifiers and v}
     if sent.get("user_id") in FLAGS:
         del sent["user_id"]
+    named = pair_identifier(op, query)
+    if named is not None:
+        sent.setdefault(*named)
     return sent
+
+
+def pair_identifier(op: contract.Operation, query: Query) -> tuple[str, str] | None:
+    """(identifier, value) of identifierName/identifierValue, when both are sent
+    and the name is one of the operation's identifiers."""
+    if not op.identifier_pair:
+        return None
+    name_param, value_param = op.identifier_pair
+    values = dict(reversed(query))  # the first of each name
+    name, value = values.get(name_param), values.get(value_param)
+    if name in op.identifiers and value:
+        return name, value
+    return None
 
 
 def identifier_problems(op: contract.Operation, query: Query, limit: int) -> list[Problem]:
@@ -182,7 +206,7 @@ def read_json(body: bytes, max_depth: int) -> Body | Problem:
         return refused(f"JSON nested deeper than {max_depth} levels")
     if depth(data, max_depth) > max_depth:
         return refused(f"JSON nested deeper than {max_depth} levels")
-    return Body(data)
+    return Body(contract.as_text(data))
 
 
 def read_body(body: bytes, fmt: str, max_depth: int) -> Body | Problem:
@@ -268,9 +292,37 @@ def has_empty(node: Any, name: str) -> bool:
     return any(has_empty(v, name) for v in node.values())
 
 
+@cache
+def body_identifiers(operation: str, key: str) -> tuple[str, ...]:
+    """The identifiers (outcomes: body_identifiers) an item root/<key> of the
+    operation's request may carry: all of them (user_id and id too, which the
+    lenient contract lets any item carry and the sandbox looks customers up by)
+    for an item whose type declares one; none for items that name no customer."""
+    request = contract.operations()[operation].body_schemas["request"]
+    name = item_schema(request, key) if key else None
+    if name is None:
+        return ()
+    declared = contract.spec()["components"]["schemas"][name].get("properties", {})
+    names = outcomes.body_identifiers()
+    return names if any(n in declared for n in names) else ()
+
+
+def missing_identifiers(op: contract.Operation, key: str, items: list[Any]) -> list[Problem]:
+    """An item that names no customer at all: the documented 1015/1104 (outcomes:
+    missing_identifier), in the replay and the sandbox alike."""
+    names = body_identifiers(op.id, key)
+    if not names:
+        return []
+    return [Problem("missing_identifier", f"/root/{key}/{index}",
+                    f"/root/{key}/{index}: send one of: {', '.join(names)}", None, index)
+            for index, item in enumerate(items) if isinstance(item, dict)
+            and not any(item.get(n) not in (None, "", [], {}) for n in names)]
+
+
 def body_problems(op: contract.Operation, body: Body, limit: int,
                   profile: str = "lenient") -> list[Problem]:
-    """Everything wrong with a parsed body: item count, schema, empty fields, XSD."""
+    """Everything wrong with a parsed body: item count, schema, empty fields,
+    items naming no customer, XSD."""
     key, items = items_of(body.data)
     if key and not items:
         return [Problem("invalid", f"/root/{key}", f"/root/{key}: at least one {key} is needed")]
@@ -278,7 +330,8 @@ def body_problems(op: contract.Operation, body: Body, limit: int,
         if not op.batch:
             return [Problem("invalid", "/root", f"{op.id} takes one item (no batch support)")]
         return [Problem("batch_limit", "/root", f"{len(items)} items; the limit is {limit}")]
-    problems = schema_problems(op, body.data, profile) + empty_problems(items)
+    problems = schema_problems(op, body.data, profile) + empty_problems(items) \
+        + missing_identifiers(op, key, items)
     if not problems and body.xml is not None:
         problems = [Problem("invalid", "xml", message)
                     for message in contract.xml_errors(op.id, "request", body.xml, profile)]

@@ -163,7 +163,7 @@ def flag_sections(call: Call, doc: dict[str, Any]) -> dict[str, Any]:
 
 def details(call: Call, tx: Tx, customer: Customer) -> dict[str, Any]:
     doc = customer.doc
-    shown_id = call.query.get("user_id") == "true" or "user_id" in call.items[0]
+    shown_id = call.query.get("user_id") == "true" or results.by_user_id(call.items[0])
     out: dict[str, Any] = {"user_id": customer.user_id} if shown_id else {}
     out.update(pick(doc, ("firstname", "lastname", "mobile", "email", "external_id",
                           *LOYALTY, "registered_on", "updated_on", "type", "source",

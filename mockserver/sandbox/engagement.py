@@ -106,7 +106,7 @@ def failure(call: Call, item: dict[str, Any], order: tuple[str, ...],
 
 def shows_user_id(call: Call, item: dict[str, Any]) -> bool:
     """user_id appears when asked (user_id=true) or when the customer was named by it."""
-    return call.query.get("user_id") == "true" or "user_id" in item
+    return call.query.get("user_id") == "true" or results.by_user_id(item)
 
 
 # --- periods ---------------------------------------------------------------------------

@@ -51,6 +51,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from capmock.mockserver.sandbox import results
 from capmock.mockserver.sandbox.results import day_bound, each_customer, listed, succeeded
 from capmock.mockserver.sandbox.service import Call
 from capmock.mockserver.sandbox.store import Customer, Record, Tx
@@ -148,7 +149,7 @@ def ok(call: Call) -> dict[str, str]:
 
 
 def by_user_id(call: Call) -> bool:
-    return any("user_id" in item for item in call.items)
+    return any(results.by_user_id(item) for item in call.items)
 
 
 # --- customer/transactions ---------------------------------------------------------------

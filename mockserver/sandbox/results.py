@@ -59,6 +59,12 @@ def lookups(item: dict[str, Any]) -> list[tuple[str, str]]:
     return pairs
 
 
+def by_user_id(item: dict[str, Any]) -> bool:
+    """Does the item name its customer by the user id (user_id=, or id= as the
+    current reference and live clients send it)?"""
+    return "user_id" in item or "id" in item
+
+
 def find(tx: Tx, op_id: str, item: dict[str, Any]) -> tuple[Customer | None, int]:
     """The customer an item names, or None and the documented not-found code."""
     pairs = lookups(item)

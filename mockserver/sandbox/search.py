@@ -1,6 +1,6 @@
 """customer/search: the document's query grammar on the sandbox's customers.
 
-    QUERY     := CONDITION ( & CONDITION )*
+    QUERY     := CONDITION ( & CONDITION )*  |  ( CONDITION ( & CONDITION )* )
     CONDITION := ATTRIBUTE:OPERATOR:VALUES | CUSTOM_FIELD:VALUE
     OPERATOR  := STARTS | ENDS | EXACT | RANGE | LESS | GREATER | EQUALS | IN
     VALUES    := VALUE ( ; VALUE )*        (RANGE: low;high, IN: any number)
@@ -28,7 +28,7 @@ from capmock.mockserver.errors import Rejection
 from capmock.mockserver.sandbox.results import day_bound
 from capmock.mockserver.sandbox.service import Call
 from capmock.mockserver.sandbox.store import Customer, Tx
-from capmock.openapi import clean, envelope
+from capmock.openapi import clean, envelope, parameters
 
 OPERATORS = ("STARTS", "ENDS", "EXACT", "RANGE", "LESS", "GREATER", "EQUALS", "IN")
 NUMERIC = {"loyalty_points", "lifetime_points", "lifetime_purchases", "last_trans_value",
@@ -54,7 +54,8 @@ class Condition:
 
 
 def parse(q: str) -> list[Condition]:
-    return [condition(part) for part in q.split("&") if part]
+    """The conditions of q (wrapped in parentheses or not: the contract's reading)."""
+    return [condition(part) for part in parameters.search_conditions(q).split("&") if part]
 
 
 def condition(text: str) -> Condition:

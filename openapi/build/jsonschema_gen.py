@@ -84,7 +84,21 @@ def type_schema(t: TypeDef, model: Model) -> dict[str, Any]:
     if required:
         schema["required"] = required
     schema["properties"] = {p.name: prop_schema(p, model) for p in t.props}
+    if t.on_success:
+        schema["anyOf"] = success_rule(t)
     return schema
+
+
+def success_rule(t: TypeDef) -> list[dict[str, Any]]:
+    """A succeeded item (item_status.success "true") carries each of t.on_success,
+    not empty: either the fields are there, or the item failed. The branches
+    have no `type`, so the strict profile leaves them open (contract.to_json_schema)."""
+    types = {p.name: p.type for p in t.props}
+    return [
+        {"required": list(t.on_success),
+         "properties": {name: ref(types[name]) for name in t.on_success}},
+        {"properties": {"item_status": {"properties": {"success": {"enum": ["false"]}}}}},
+    ]
 
 
 def body_schema(root_element: str, type_name: str) -> dict[str, Any]:

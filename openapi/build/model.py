@@ -52,6 +52,7 @@ class TypeDef:
     doc: str | None
     props: tuple[Prop, ...]
     opaque: bool = False
+    on_success: tuple[str, ...] = ()  # properties a succeeded item must carry, not empty
 
     @property
     def has_repeated(self) -> bool:
@@ -100,7 +101,12 @@ def parse_prop(key: str, value: Any, owner: str) -> Prop:
 
 def parse_type(name: str, body: dict[str, Any]) -> TypeDef:
     props = tuple(parse_prop(k, v, name) for k, v in body.items() if not k.startswith("_"))
-    return TypeDef(name=name, doc=body.get("_doc"), props=props, opaque=bool(body.get("_opaque")))
+    on_success = tuple(body.get("_on_success") or ())
+    unknown = set(on_success) - {p.name for p in props}
+    if unknown:
+        raise ModelError(f"{name}: _on_success names unknown properties {sorted(unknown)}")
+    return TypeDef(name=name, doc=body.get("_doc"), props=props, opaque=bool(body.get("_opaque")),
+                   on_success=on_success)
 
 
 def parse_scalar(name: str, body: dict[str, Any]) -> Scalar:

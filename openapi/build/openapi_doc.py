@@ -34,7 +34,8 @@ def assemble(src: dict[str, Any], model: Model) -> dict[str, Any]:
     roots = body_roots(ops)
     paths: dict[str, dict[str, Any]] = {}
     for op_id, op in ops.items():
-        paths.setdefault(op["path"], {})[op["method"]] = operation(op_id, op, src)
+        paths.setdefault(op["path"], {})[op["method"]] = {
+            **operation(op_id, op, src), "x-capmock-success-fields": success_fields(op, model)}
     return {
         "openapi": "3.0.3",
         "info": src["info"],
@@ -49,6 +50,18 @@ def assemble(src: dict[str, Any], model: Model) -> dict[str, Any]:
             "securitySchemes": src["securitySchemes"],
         },
     }
+
+
+def success_fields(op: dict[str, Any], model: Model) -> list[str]:
+    """What a succeeded item of the operation's answer must carry (its type's
+    _on_success), for the XML check the XSD cannot express (contract.xml_errors)."""
+    type_name = op["response"]
+    for key in op["item"]:
+        props = {p.name: p.type for p in model.types[type_name].props}
+        if key not in props:
+            return []
+        type_name = props[key]
+    return list(model.types[type_name].on_success)
 
 
 def body_roots(ops: dict[str, Any]) -> dict[str, str]:
@@ -82,6 +95,12 @@ def describe(op_id: str, op: dict[str, Any]) -> str:
     if op.get("identifiers"):
         names = ", ".join(op["identifiers"])
         lines.append(f"Identify the customer with at least one of: {names}.")
+    if op.get("identifier_pair"):
+        name, value = op["identifier_pair"]
+        lines.append(f"Or name the identifier with {name} and its value(s) with {value}.")
+    if op.get("also_methods"):
+        also = ", ".join(m.upper() for m in op["also_methods"])
+        lines.append(f"{also} answers as {op['method'].upper()} does (x-capmock-methods).")
     return " ".join(lines) + reference_note(op_id)
 
 
@@ -112,6 +131,8 @@ def extensions(op_id: str, op: dict[str, Any]) -> dict[str, Any]:
         "x-capmock-section": op["section"],
         "x-capmock-batch": op["batch"],
         "x-capmock-identifiers": op.get("identifiers", []),
+        "x-capmock-identifier-pair": op.get("identifier_pair", []),
+        "x-capmock-methods": [m.upper() for m in (op["method"], *op.get("also_methods", []))],
         "x-capmock-item": op["item"],
         "x-capmock-xsd": xsd,
         "x-capmock-codes": sorted(codes.codes_for(op_id)),

@@ -21,7 +21,7 @@ from capmock.openapi.contract import Operation, operations
 from capmock.openapi.outcomes import code_for
 from capmock.openapi.validation import REFUSED, Problem
 
-SETTINGS = Settings(batch_limit=3, wire="document", http_status="mirror")
+SETTINGS = Settings(batch_limit=3, http_status="mirror")  # the status line shows the code
 JSON = {"accept": "application/json", "content-type": "application/json"}
 
 
@@ -89,9 +89,10 @@ def test_the_answerer_is_the_port_unless_replay_or_a_forced_code() -> None:
 
 def test_respond_applies_the_status_policy_platform_mirror_or_always_200() -> None:
     op = coded_post()
-    assert pipeline.respond(b"{}", "json", 201, Settings(), op).status == 200  # platform
-    assert pipeline.respond(b"{}", "json", 404, Settings(), op).status == 404
-    assert pipeline.respond(b"{}", "json", 201, Settings(http_status="mirror"), op).status == 201
+    mirror = Settings(http_status="mirror")  # platform, the default since h5: item-level 200
+    assert pipeline.respond(b"{}", "json", 201, mirror, op).status == 201
+    assert pipeline.respond(b"{}", "json", 201, Settings(), op).status == 200
+    assert pipeline.respond(b"{}", "json", 405, Settings(), op).status == 405
     always = pipeline.respond(b"{}", "json", 201, Settings(http_status="always-200"), op)
     assert (always.status, always.request_code, always.operation) == (200, 201, op.id)
 
