@@ -187,3 +187,19 @@ def test_user_id_true_shows_the_customer_s_user_id(box: FlaskClient) -> None:
     assert customer_of(response)["user_id"] == "1034"
     _, response = get(box, "mobile=44700900999")
     assert "user_id" not in customer_of(response)
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_the_sandbox_finds_the_customer_by_id(box: FlaskClient, fmt: str) -> None:
+    """id= (the user id, as live clients send it back; D106 fixed) names the same customer."""
+    _, by_mobile = get(box, "mobile=44700900999&user_id=true", fmt)
+    user_id = customer_of(by_mobile)["user_id"]
+    status, response = get(box, f"id={user_id}", fmt)
+    customer = customer_of(response)
+    assert status == 200 and customer["item_status"]["code"] == "1050"
+    assert customer["mobile"] == "44700900999"
+    assert [r["sku"] for r in listed(customer["recommendations"]["recommendation"])] == \
+        ["SKU-1001", "SKU-1002", "SKU-1003"]
+    _, unknown = get(box, "id=999999999", fmt)
+    assert customer_of(unknown)["item_status"]["code"] == str(
+        code_for("customer_recommendations", "customer_not_found_by_user_id"))
