@@ -3,6 +3,8 @@ HTTP/1.1 to it over plain sockets (imported by module name)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -66,15 +68,23 @@ def running(log: Path, *args: str, command: str = "serve",
     port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen([CAPMOCK, command, "--port", str(port), *args],
-                                   stdout=out, stderr=subprocess.STDOUT)
+                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://{HOST}:{port}"
     try:
         wait_ready(base, process, path=ready_path)
         yield Running(base, port, process, log)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        stop_group(process)
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    """Kill the server's whole process group: killing granian's master alone
+    leaves its workers running, orphaned, after the test."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:  # the group is gone: every process of it has exited
+        pass
+    process.wait()
 
 
 def connect(port: int, timeout: float) -> socket.socket:
