@@ -12,7 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,10 +80,8 @@ def running(log: Path, *args: str, command: str = "serve",
 def stop_group(process: subprocess.Popen) -> None:
     """Kill the server's whole process group: killing granian's master alone
     leaves its workers running, orphaned, after the test."""
-    try:
+    with suppress(ProcessLookupError):  # the group is gone: every process of it exited
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:  # the group is gone: every process of it has exited
-        pass
     process.wait()
 
 
