@@ -19,6 +19,7 @@ from flask import Flask
 from capmock.mockserver.proxy.mask import new_key
 from capmock.mockserver.proxy.record import INTERVAL_S, directory_problem, record_path_problem
 from capmock.mockserver.proxy.server import LOG, create_app
+from capmock.openapi import wire as wires
 from capmock.openapi.contract import PROFILES
 from capmock.openapi.serving import CliError, Serving, connection_options, prepare, serve
 
@@ -84,6 +85,9 @@ def recording(record: Path | None, examples: Path | None, mask: bool, mask_seed:
 @click.option("--port", default=8081, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--profile", type=click.Choice(PROFILES), default="lenient", show_default=True,
               help="strict: every undocumented field or element is a violation.")
+@click.option("--wire", type=click.Choice(wires.wires()), default="platform", show_default=True,
+              help="Under --profile strict, the JSON form answers are judged against: platform "
+                   "(as live clusters send it) or document (the samples as documented).")
 @click.option("--fail", is_flag=True,
               help="Answer a request with violations with a 502 envelope instead.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
@@ -104,7 +108,7 @@ def recording(record: Path | None, examples: Path | None, mask: bool, mask_seed:
               type=click.FloatRange(0.1, 3600), metavar="SECONDS",
               help="How often --record rewrites its files when something changed.")
 @connection_options
-def command(upstream: str, host: str, port: int, profile: str, fail: bool,
+def command(upstream: str, host: str, port: int, profile: str, wire: str, fail: bool,
             workers: int, record: Path | None, record_examples: Path | None, mask: bool,
             mask_seed: str | None, record_interval: float, idle_timeout: float,
             max_connections: int | None) -> None:
@@ -112,12 +116,13 @@ def command(upstream: str, host: str, port: int, profile: str, fail: bool,
     recorder = recording(record, record_examples, mask, mask_seed, record_interval, workers)
     serving = prepare(host, port, idle_timeout, max_connections)
     port = serving.port
-    click.echo(f"capmock proxy on http://{host}:{port}/ -> {upstream} ({profile}"
+    click.echo(f"capmock proxy on http://{host}:{port}/ -> {upstream} ({profile}, {wire}"
                f"{', --fail' if fail else ''}; violations: "
                f"http://{host}:{port}/__capmock/violations)", err=True)
     if recorder:
         click.echo(f"recording to {recorder['record']}"
                    f"{', examples in ' + recorder['record_examples'] if record_examples else ''}"
                    f"{', masked' if mask else ''}", err=True)
-    run_granian({"upstream": upstream, "profile": profile, "fail": fail, **recorder},
+    run_granian({"upstream": upstream, "profile": profile, "wire": wire, "fail": fail,
+                 **recorder},
                 serving, workers)

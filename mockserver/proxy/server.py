@@ -153,15 +153,20 @@ def request_body_violations(op: contract.Operation, message: Exchange,
 
 # --- the response --------------------------------------------------------------------
 
-def json_body_violations(operation: str, role: str, body: bytes, profile: str) -> list[str]:
+def json_body_violations(operation: str, role: str, body: bytes, profile: str,
+                         wire: str | None = None) -> list[str]:
+    """Under the strict profile, with `wire`, also where the JSON differs from that
+    wire's form (capmock.openapi.wire: platform or document)."""
     try:
         data = json.loads(body)
     except (ValueError, RecursionError) as error:
         return [f"malformed JSON: {error}"]
-    return contract.json_errors(operation, role, data, profile)
+    return contract.json_errors(operation, role, data, profile, wire)
 
 
-def xml_body_violations(operation: str, role: str, body: bytes, profile: str) -> list[str]:
+def xml_body_violations(operation: str, role: str, body: bytes, profile: str,
+                        wire: str | None = None) -> list[str]:
+    """`wire` is JSON's only: the XML has one form."""
     try:
         root = parse_xml(body)
         data = xml_to_data(root)
@@ -171,11 +176,12 @@ def xml_body_violations(operation: str, role: str, body: bytes, profile: str) ->
             or contract.json_errors(operation, role, data, profile))
 
 
-BODY_CHECKS: dict[str, Callable[[str, str, bytes, str], list[str]]] = {
+BODY_CHECKS: dict[str, Callable[[str, str, bytes, str, str | None], list[str]]] = {
     "json": json_body_violations, "xml": xml_body_violations}
 
 
-def body_violations(operation: str, role: str, message: Exchange, profile: str) -> list[str]:
+def body_violations(operation: str, role: str, message: Exchange, profile: str,
+                    wire: str | None = None) -> list[str]:
     """A response body checked by its Content-Type (an answer is never sniffed)."""
     content_type = message.header("content-type")
     fmt = negotiation.content_format(content_type)
@@ -183,7 +189,7 @@ def body_violations(operation: str, role: str, message: Exchange, profile: str) 
         return [f"Content-Type {content_type!r} is neither JSON nor XML"]
     if not message.body.strip():
         return ["the body is empty"]
-    return BODY_CHECKS[fmt](operation, role, message.body, profile)
+    return BODY_CHECKS[fmt](operation, role, message.body, profile, wire)
 
 
 # --- the two sides -----------------------------------------------------------------
@@ -222,9 +228,10 @@ def format_violations(incoming: Exchange, answer: Exchange) -> list[str]:
 
 
 def response_violations(op: contract.Operation | None, incoming: Exchange, answer: Exchange,
-                        profile: str) -> list[str]:
-    """Everything wrong with the upstream's answer."""
-    out = [] if op is None else body_violations(op.id, "response", answer, profile)
+                        profile: str, wire: str | None = None) -> list[str]:
+    """Everything wrong with the upstream's answer (its JSON judged on `wire` too,
+    under the strict profile)."""
+    out = [] if op is None else body_violations(op.id, "response", answer, profile, wire)
     out += format_violations(incoming, answer)
     if not answer.header("x-cap-requestid"):
         out.append("X-Cap-Requestid header is missing")
@@ -291,6 +298,7 @@ class Proxy:
     fail: bool = False
     timeout: float = 30.0
     recorder: Recorder | None = None
+    wire: str = "platform"  # the JSON form the answers are judged against under strict
     recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=KEEP))
     lock: threading.Lock = field(init=False, repr=False)
     pool: urllib3.PoolManager = field(init=False, repr=False)
@@ -397,7 +405,8 @@ def handle(proxy: Proxy, incoming: Exchange) -> Response:
         proxy.record(incoming, found)
         return mark(unreachable(proxy, incoming, error), found)
     found += violations_of(op, incoming, "response",
-                           guarded(response_violations, op, incoming, upstream, proxy.profile))
+                           guarded(response_violations, op, incoming, upstream, proxy.profile,
+                                   proxy.wire))
     proxy.record(incoming, found)
     if proxy.recorder is not None and op is not None:
         proxy.recorder.observe(op.id, incoming.method, incoming.path, incoming.query_string,
@@ -425,11 +434,12 @@ def recorder_of(record: str | None, record_examples: str | None, mask: bool,
 def create_app(upstream: str, profile: str = "lenient", fail: bool = False,
                timeout: float = 30.0, record: str | None = None,
                record_examples: str | None = None, mask: bool = False,
-               mask_seed: str | None = None, record_interval: float = 2.0) -> Flask:
+               mask_seed: str | None = None, record_interval: float = 2.0,
+               wire: str = "platform") -> Flask:
     """The proxy's WSGI app; app.extensions["capmock_proxy"] holds the Proxy (close it).
     With `record` (a path), what passes through is recorded (record.py)."""
     proxy = Proxy(upstream, profile, fail, timeout,
-                  recorder_of(record, record_examples, mask, mask_seed, record_interval))
+                  recorder_of(record, record_examples, mask, mask_seed, record_interval), wire)
     app = Flask(__name__)
 
     def view(path: str = "") -> Response:

@@ -329,3 +329,27 @@ def test_request_violations_are_the_contract_layers_problems(
     with pytest.raises(negotiation.NegotiationError) as refused:
         negotiation.body_format("application/xml; charset=latin-1", b"<root/>")
     assert violations(odd) == (1, f"request: {refused.value}")
+
+
+# --- the wire profile (issue 14): the JSON form the answers are judged against ------------
+
+@pytest.fixture(scope="module")
+def document_upstream() -> Iterator[str]:
+    """A server that answers in the document's JSON form (string codes, one-item objects)."""
+    with serving(create_mock_app(Settings(wire="document", http_status="mirror"))) as base:
+        yield base
+
+
+def test_strict_judges_the_answer_on_the_platform_wire(
+        document_upstream: str, mock_upstream: str, proxy: Callable[..., FlaskClient]) -> None:
+    method, path, body = documented_request("customer_add", "json")  # its sample: "code": "200"
+    found = proxy(document_upstream, profile="strict").open(path, method=method, **body)
+    count, first = violations(found)
+    assert count >= 1 and first is not None and "JSON number" in first, first
+    # the same answer is right on the document's wire, and the platform's answer on its own
+    assert violations(proxy(document_upstream, profile="strict", wire="document")
+                      .open(path, method=method, **body)) == (0, None)
+    assert violations(proxy(mock_upstream, profile="strict").open(path, method=method,
+                                                                  **body)) == (0, None)
+    # lenient accepts both forms
+    assert violations(proxy(document_upstream).open(path, method=method, **body)) == (0, None)
