@@ -153,7 +153,9 @@ def spec_yaml() -> Response:
 
 @blueprint.get("/openapi.json")
 def spec_json() -> Response:
-    return as_json(contract.spec())
+    """The document with its JSON response examples on the wire this mock serves
+    (--wire), so the reference page shows what the mock answers."""
+    return as_json(contract.spec_on_wire(mock().settings.wire))
 
 
 @blueprint.get("/codes.yaml")

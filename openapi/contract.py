@@ -67,6 +67,27 @@ def spec() -> dict[str, Any]:
     return fixtures.parse_yaml(package_text(SPEC_NAME))
 
 
+@cache
+def spec_on_wire(wire: str) -> dict[str, Any]:
+    """The document with every JSON response example written for `wire` (what a
+    mock serving that wire answers; the reference page shows these). `document`
+    is the published document itself."""
+    document = spec()
+    if wire == "document":
+        return document
+    out = copy.deepcopy(document)
+    for path in out["paths"].values():
+        for operation in path.values():
+            for response in operation.get("responses", {}).values():
+                media = response.get("content", {}).get("application/json", {})
+                ref = media.get("schema", {}).get("$ref", "")
+                for example in media.get("examples", {}).values():
+                    if ref and "value" in example:
+                        example["value"] = render_for(ref.rsplit("/", 1)[1], example["value"],
+                                                      wire)
+    return out
+
+
 def _body_schema(media: dict[str, Any]) -> str:
     return media["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
 

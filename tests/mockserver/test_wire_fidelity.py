@@ -172,3 +172,27 @@ def test_sandbox_on_the_document_wire_and_mirror() -> None:
     assert unknown.status_code == 500
     assert json.loads(unknown.data)["response"]["status"]["code"] == "500"
 
+
+
+@pytest.mark.parametrize(("setting", "code"), [("platform", 200), ("document", "200")])
+def test_the_reference_page_s_document_shows_the_examples_on_the_served_wire(
+        setting: str, code: Any) -> None:
+    """/__capmock/openapi.json (what the reference page reads) writes each JSON response
+    example as the mock answers it; openapi.yaml stays the published document."""
+    served = json.loads(mock(wire=setting).get("/__capmock/openapi.json",
+                                               headers={"Host": "127.0.0.1"}).data)
+    media = served["paths"]["/v1.1/customer/add"]["post"]["responses"]["200"]["content"]
+    value = media["application/json"]["examples"]["default"]["value"]["response"]
+    assert value["status"]["code"] == code
+    if setting == "platform":
+        assert isinstance(value["customers"]["customer"], list)
+    for path in served["paths"].values():  # every example is still valid (lenient)
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                json_media = response.get("content", {}).get("application/json", {})
+                ref = json_media.get("schema", {}).get("$ref", "")
+                for example in json_media.get("examples", {}).values():
+                    if ref and "value" in example:
+                        name = ref.rsplit("/", 1)[1]
+                        assert contract.json_errors_for(name, example["value"], "strict",
+                                                        setting) == [], (status, name)
