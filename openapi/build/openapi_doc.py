@@ -13,7 +13,12 @@ import yaml
 
 from capmock import fixtures
 from capmock.openapi import codes
-from capmock.openapi.build.error_bodies import error_codes, item_error_body, render, request_error_body
+from capmock.openapi.build.error_bodies import (
+    error_codes,
+    item_error_body,
+    render,
+    request_error_body,
+)
 from capmock.openapi.build.jsonschema_gen import body_name, component_schemas, ref
 from capmock.openapi.build.model import Model
 

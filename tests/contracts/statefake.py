@@ -42,7 +42,8 @@ class Store:
     def save(self, item: dict[str, Any]) -> dict[str, Any]:
         customer = self.find(item)
         if customer is None:
-            customer = {"notes": [], "ticket": [], "field": []}
+            customer = {"notes": [], "ticket": [], "field": [],
+                        "user_id": str(1000 + len(self.customers))}
             self.customers.append(customer)
         for key in ("firstname", "lastname", *IDS):
             keep = key in IDS and customer.get(key) and self.fault != "update_changes_identifier"
@@ -64,6 +65,8 @@ class Store:
 
 def view(customer: dict[str, Any], name: str) -> dict[str, Any]:
     out = {k: customer[k] for k in ("firstname", "lastname", *IDS) if customer.get(k)}
+    if name in ("add", "update"):  # a succeeded add/update names the customer's user_id
+        out = {"user_id": customer["user_id"], **out}
     if name == "notes":
         out["notes"] = {"note": customer["notes"]}
     elif name == "tickets":
