@@ -131,16 +131,21 @@ def test_operations_are_the_documented_ids() -> None:
         assert set(entry.operations) <= set(OPERATIONS), entry
 
 
+def assert_refused(data: dict, section: str, index: int, key: str, value: object,
+                   match: str) -> None:
+    """The table with data[section][index][key] = value is refused, naming it."""
+    broken = copy.deepcopy(data)
+    broken[section][index][key] = value
+    with pytest.raises(codes.CodeTableError, match=match):
+        codes.validate(broken)
+
+
 def test_a_malformed_entry_is_named() -> None:
     data = yaml.safe_load(TABLE.read_text(encoding="utf-8"))
-    broken = copy.deepcopy(data)
-    broken["item_level"][3]["marks"] = ["made-up-mark"]
-    with pytest.raises(codes.CodeTableError, match=r"item_level\[3\] \(code 1000\)"):
-        codes.validate(broken)
-    broken = copy.deepcopy(data)
-    broken["item_level"][5]["operations"] = ["customer_nonesuch"]
-    with pytest.raises(codes.CodeTableError, match=r"item_level\[5\].*customer_nonesuch"):
-        codes.validate(broken)
+    assert_refused(data, "item_level", 3, "marks", ["made-up-mark"],
+                   r"item_level\[3\] \(code 1000\)")
+    assert_refused(data, "item_level", 5, "operations", ["customer_nonesuch"],
+                   r"item_level\[5\].*customer_nonesuch")
 
 
 # Codes only the current reference shows (docs/defects.md D80, D81; FACTS names
@@ -178,11 +183,7 @@ def test_warning_codes() -> None:
 def test_a_reference_mark_needs_a_reference_source() -> None:
     data = yaml.safe_load(TABLE.read_text(encoding="utf-8"))
     index = next(i for i, e in enumerate(data["item_level"]) if e["code"] == 8109)
-    broken = copy.deepcopy(data)
-    broken["item_level"][index]["source"] = {"table": "Error Codes", "row": 1}
-    with pytest.raises(codes.CodeTableError, match=r"item_level\[\d+\] \(code 8109\)"):
-        codes.validate(broken)
-    broken = copy.deepcopy(data)
-    broken["warnings"][0]["operations"] = ["customer_nonesuch"]
-    with pytest.raises(codes.CodeTableError, match=r"warnings\[0\].*customer_nonesuch"):
-        codes.validate(broken)
+    assert_refused(data, "item_level", index, "source", {"table": "Error Codes", "row": 1},
+                   r"item_level\[\d+\] \(code 8109\)")
+    assert_refused(data, "warnings", 0, "operations", ["customer_nonesuch"],
+                   r"warnings\[0\].*customer_nonesuch")
