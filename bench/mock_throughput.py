@@ -8,7 +8,9 @@ server at a time, case after case, the servers back to back:
 - bare-flask   bench/bare_flask.py: Flask on granian answering the bytes capmock
                answers, precomputed (the floor for any Flask app on this server);
 - capmock      `capmock serve --no-access-log`;
-- capmock+log  `capmock serve` with its default access log.
+- capmock+log  `capmock serve` with its default access log;
+- baseline     `capmock serve --no-access-log` of another install (--baseline
+               PATH: a previous release's `capmock`), for a paired A/B.
 
 Every server/case pair is checked with one urllib request first (status,
 Content-Type, body) and the result is reported next to the numbers. Targets:
@@ -62,9 +64,10 @@ HOST = "127.0.0.1"
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0
 START_ATTEMPTS = 3
-SERVERS = ("prism", "bare-flask", "capmock", "capmock+log")
+SERVERS = ("prism", "bare-flask", "capmock", "capmock+log", "baseline")
 TARGET_PRISM_RATIO = 2.0
 TARGET_BARE_SHARE = 0.8
+TARGET_BASELINE_SHARE = 0.95  # "not slower than the previous release by more than 5 %"
 TARGET_P99_MS = 10.0
 TARGET_CONNECTIONS = 32
 JSON_MEDIA = "application/json"
@@ -186,10 +189,15 @@ class Server:
 
 
 def make_server(name: str, port: int, workers: int, files: dict[str, Path],
-                prism: Path | None) -> Server | None:
-    """The command line of one server on port; None for Prism when it is unavailable."""
-    capmock = [*capmock_command(), "serve", "--host", HOST, "--port", str(port),
-               "--workers", str(workers)]
+                prism: Path | None, baseline: Path | None = None) -> Server | None:
+    """The command line of one server on port; None for Prism or the baseline when
+    it is unavailable."""
+    serve = ["serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
+    if name == "baseline":
+        if baseline is None:
+            return None
+        return Server(name, [str(baseline), *serve, "--no-access-log"], workers=workers)
+    capmock = [*capmock_command(), *serve]
     if name == "prism":
         if prism is None:
             return None
@@ -492,6 +500,7 @@ class Plan:
     warmup: int
     workers: int
     rounds: int
+    baseline: Path | None = None
 
 
 def start_all(stack: contextlib.ExitStack, names: list[str], plan: Plan, work: Path,
@@ -501,7 +510,7 @@ def start_all(stack: contextlib.ExitStack, names: list[str], plan: Plan, work: P
     lives = []
     for name in names:
         port = free_port()
-        server = make_server(name, port, plan.workers, files, prism)
+        server = make_server(name, port, plan.workers, files, prism, plan.baseline)
         if server is None:
             continue
         print(f"-- starting {server.name}: {' '.join(server.command)}", file=sys.stderr)
@@ -627,7 +636,8 @@ def ratios(rows: list[Row], cases: list[Case]) -> dict[str, dict[str, float | No
 
 RATIO_PAIRS = {"capmock/prism": ("capmock", "prism"),
                "capmock/bare": ("capmock", "bare-flask"),
-               "capmock+log/bare": ("capmock+log", "bare-flask")}
+               "capmock+log/bare": ("capmock+log", "bare-flask"),
+               "capmock/baseline": ("capmock", "baseline")}
 
 
 def ratio_cell(rows: list[Row], case: str, label: str, value: float | None) -> str:
@@ -700,6 +710,9 @@ def targets(rows: list[Row], cases: list[Case], connections: int) -> list[Target
                          {c: r["capmock/bare"] for c, r in table.items()},
                          TARGET_BARE_SHARE, "{:.0%}"),
         p99_target(rows, connections),
+        min_ratio_target(f"capmock >= {TARGET_BASELINE_SHARE:.0%} of the baseline on every case",
+                         {c: r["capmock/baseline"] for c, r in table.items()},
+                         TARGET_BASELINE_SHARE, "{:.0%}"),
     ]
 
 
@@ -783,12 +796,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="servers to run (all)")
     parser.add_argument("--rounds", type=positive, default=1,
                         help="measure every server/case N times, report the median (1)")
+    parser.add_argument("--baseline", type=Path, metavar="CAPMOCK",
+                        help="the capmock executable of another install (a previous "
+                             "release's venv/bin/capmock): adds the baseline row and "
+                             "the capmock/baseline ratio")
     parser.add_argument("--quick", action="store_true", help="3 s runs after a 1 s warm-up")
     parser.add_argument("--save", action="store_true",
                         help="write bench/results/mock_throughput-<date>.json")
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.warmup = 3, 1
+    if args.baseline is not None:
+        if not args.baseline.is_file() or not os.access(args.baseline, os.X_OK):
+            parser.error(f"--baseline {args.baseline}: not an executable file")
+        if "baseline" not in args.servers:
+            args.servers.append("baseline")
+    elif "baseline" in args.servers:
+        args.servers.remove("baseline")  # nothing to run without --baseline
     return args
 
 
@@ -797,7 +821,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
     return Plan(cases=cases, expected={c.name: expected_answer(c) for c in cases},
                 threads=min(args.threads, args.connections), connections=args.connections,
                 duration=args.duration, warmup=args.warmup, workers=args.workers,
-                rounds=args.rounds)
+                rounds=args.rounds, baseline=args.baseline)
 
 
 def main(argv: list[str] | None = None) -> int:

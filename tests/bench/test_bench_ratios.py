@@ -69,3 +69,33 @@ def test_each_round_starts_with_the_next_server(monkeypatch: pytest.MonkeyPatch,
     firsts = [name for i, (_round, name) in enumerate(order) if i % 3 == 0]
     assert firsts == ["prism", "bare-flask", "capmock"]
     assert all(len(r.runs) == 3 for r in rows.values())
+
+
+def test_the_baseline_is_another_install_served_like_capmock(tmp_path: Path) -> None:
+    other = tmp_path / "capmock"
+    other.write_text("#!/bin/sh\n", "utf-8")
+    other.chmod(0o755)
+    args = bench.parse_args(["--servers", "capmock", "--baseline", str(other)])
+    assert args.servers == ["capmock", "baseline"]
+    server = bench.make_server("baseline", 8123, 2, {}, None, args.baseline)
+    assert server is not None
+    assert server.command == [str(other), "serve", "--host", "127.0.0.1", "--port", "8123",
+                              "--workers", "2", "--no-access-log"]
+    assert bench.make_server("baseline", 8123, 2, {}, None, None) is None
+
+
+def test_a_baseline_that_is_not_an_executable_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        bench.parse_args(["--baseline", str(tmp_path / "missing")])
+    assert exit_info.value.code == 2
+
+
+def test_the_baseline_target_holds_within_five_percent_only() -> None:
+    case = bench.all_cases()["get-json"]
+    rows = [row("capmock", [980, 960]), row("baseline", [1000, 1000])]
+    found = {t.name: t for t in bench.targets(rows, [case], 32)}
+    target = next(t for name, t in found.items() if "baseline" in name)
+    assert target.holds is True and target.detail == "lowest 97% on get-json"
+    rows = [row("capmock", [930, 930]), row("baseline", [1000, 1000])]
+    target = next(t for t in bench.targets(rows, [case], 32) if "baseline" in t.name)
+    assert target.holds is False
