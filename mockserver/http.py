@@ -45,3 +45,7 @@ class MockResponse:
     request_code: int | None = None  # response.status.code, for the journal
     reason: str | None = None  # a refusal's message (pipeline.rejected), for the journal
     headers: tuple[tuple[str, str], ...] = ()  # e.g. Allow of a 405 (empty on the fast path)
+    # the item codes of the body, worked out once for an answer the replay
+    # cache shares (the journal keeps them when it drops a long body); None:
+    # not worked out
+    item_codes: tuple[int, ...] | None = None

@@ -102,9 +102,9 @@ def slim(raw: Raw, body_bytes: int) -> Raw:
     if len(request.body) > body_bytes:
         request = replace(request, body=request.body[:body_bytes])
     if len(answer.body) > body_bytes:
-        raw = raw._replace(item_codes=item_codes(answer.body))
-        answer = replace(answer, body=b"")
-    return raw._replace(request=request, answer=answer)
+        codes = answer.item_codes if answer.item_codes is not None else item_codes(answer.body)
+        return raw._replace(request=request, answer=replace(answer, body=b""), item_codes=codes)
+    return raw._replace(request=request)
 
 
 JSON_ITEM_CODE = re.compile(rb'"item_status"\s*:\s*\{[^{}]*?"code"\s*:\s*"?(\d+)')

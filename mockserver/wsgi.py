@@ -16,6 +16,7 @@ import logging
 import os
 import secrets
 import time
+from dataclasses import replace
 from typing import Any
 
 from flask import Flask, Response, request
@@ -28,7 +29,7 @@ from capmock.mockserver.bodies import TooLarge, read_body
 from capmock.mockserver.errors import Rejection
 from capmock.mockserver.forcing import Forcing
 from capmock.mockserver.http import MockRequest, MockResponse
-from capmock.mockserver.journal import Raw, open_journal
+from capmock.mockserver.journal import Raw, item_codes, open_journal
 from capmock.mockserver.pipeline import handle, rejected
 from capmock.mockserver.port import AnsweringPort
 from capmock.mockserver.replay import REPLAY
@@ -65,7 +66,8 @@ class Mock:
         if cached is None:
             if len(self.cache) >= CACHE_SIZE:
                 self.cache.clear()
-            cached = self.cache[key] = handle(mock_request, self.settings)
+            answer = handle(mock_request, self.settings)
+            cached = self.cache[key] = replace(answer, item_codes=item_codes(answer.body))
         return cached
 
 

@@ -108,6 +108,19 @@ def test_a_long_body_is_cut_with_a_marker() -> None:
                                     "body_bytes": 100}
 
 
+@pytest.mark.parametrize("query", ["&format=json", "&format=xml"])
+def test_an_answer_too_long_to_keep_still_names_its_item_codes(query: str) -> None:
+    """The replay cache works the item codes out once per cached answer; the
+    journal keeps them when it drops the body, and finds by them."""
+    c = client(journal_body_bytes=100)
+    for _ in range(2):  # the second answer is the cached one
+        assert len(c.get(GET + query).data) > 100
+    entries = journal(c)["entries"]
+    assert [e["item_codes"] for e in entries] == [[1000], [1000]]
+    found = c.get("/__capmock/journal/count?item_code=1000", headers={"Authorization": TILL1})
+    assert found.get_json()["count"] == 2
+
+
 def test_the_journal_does_not_hold_large_bodies() -> None:
     """64 distinct ~1 MiB request bodies and answers: the journal keeps
     a few KiB of each (it held the whole of both: ~128 MiB)."""
