@@ -17,8 +17,8 @@ import click
 
 from capmock.mockserver.faults import check_kinds
 from capmock.mockserver.journal import prepare as prepare_journal
-from capmock.mockserver.sandbox.options import sandbox_options, sandbox_settings
 from capmock.mockserver.settings import ENV, FORMATS, STATUS_POLICIES, WIRES, Settings
+from capmock.mockserver.wiring import sandbox_options, sandbox_settings
 from capmock.openapi.serving import Serving, connection_options, prepare, serve
 
 DEFAULTS = Settings()

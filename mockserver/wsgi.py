@@ -279,17 +279,16 @@ def warm_up(mock: Mock) -> None:
 
 def create_app(settings: Settings | None = None) -> Flask:
     """The WSGI application; settings default to CAPMOCK_SETTINGS (set by serve)."""
-    from capmock.mockserver.sandbox import admin as sandbox_admin  # the core's one edge to it
-    from capmock.mockserver.sandbox.service import Sandbox
+    from capmock.mockserver import wiring  # the one module that wires the sandbox in
 
     settings = settings or Settings.from_env()
-    box = Sandbox(settings) if settings.mode == "sandbox" else None
+    box = wiring.answering_port(settings)
     mock = Mock(settings, box)
     warm_up(mock)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.register_blueprint(admin.blueprint, url_prefix=admin.PREFIX)
-    sandbox_admin.register(app, box)
+    wiring.register_admin(app, box)
 
     def view(path: str = "") -> Response:
         return mock_view(mock, path)
