@@ -130,8 +130,10 @@ def test_verify_from_the_fresh_venv(fresh_venv: Path, tmp_path: Path) -> None:
     """verify passes the installed mock (exit 0, both formats) and says one line,
     exit 2, for a closed port and for a report it cannot write."""
     with mock_from(fresh_venv) as base_url:
+        # the examples phase: that the installed suite runs and judges both formats
+        # (the coverage phase, 40 s more here, is the in-tree self-test's business)
         passed = run_in(fresh_venv, "verify", "--base-url", base_url, "--phases",
-                        "examples,coverage", "--max-examples", "1", cwd=tmp_path)
+                        "examples", "--max-examples", "1", cwd=tmp_path)
         unwritable = run_in(fresh_venv, "verify", "--base-url", base_url, "--report",
                             str(tmp_path / "no" / "r.html"), cwd=tmp_path)
     assert passed.returncode == 0, passed.stdout[-3000:] + passed.stderr[-3000:]
