@@ -159,7 +159,7 @@ def test_force_answers_the_next_requests_of_one_operation() -> None:
         {"prefer": "code=1012", "operation": "customer_get", "times": 2}]
     assert call(c, "customer_search", "json").status_code == 200  # another operation
     first, second, third = (c.get(GET).get_json() for _ in range(3))
-    item = first["response"]["customers"]["customer"]["item_status"]
+    item = first["response"]["customers"]["customer"][0]["item_status"]  # an array
     assert item["code"] == "1012" and second == first
     assert third["response"]["status"]["code"] == 200
     assert c.get("/__capmock/force").get_json()["forced"] == []

@@ -60,14 +60,15 @@ def test_wrong_method_is_405_in_the_envelope(fmt: str) -> None:
     response = client().put(f"/v1.1/customer/add?format={fmt}")
     assert response.status_code == 405
     body = response.get_json() if fmt == "json" else xml_to_data(response.data)
-    assert body["response"]["status"]["code"] == "405"
+    # the platform's JSON writes the request code as a number; the XML holds text
+    assert body["response"]["status"]["code"] == (405 if fmt == "json" else "405")
     assert "use POST" in body["response"]["status"]["message"]
 
 
 def test_always_200_policy_keeps_the_code_in_the_body() -> None:
     response = client(http_status="always-200").get("/v1.1/customer/nope")
     assert response.status_code == 200
-    assert response.get_json()["response"]["status"]["code"] == "404"
+    assert response.get_json()["response"]["status"]["code"] == 404
 
 
 def test_every_response_has_a_unique_request_id_and_a_charset() -> None:
