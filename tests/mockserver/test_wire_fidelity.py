@@ -2,7 +2,7 @@
 status policy (openapi/wire.yaml; FACTS, 'What live clusters send'), in replay
 and sandbox, JSON and XML; --wire document keeps the samples' bytes.
 
-The other mock tests pin the document's form and mirror (tests/wireforms.py);
+The other mock tests run on these defaults too; those about the document's form say so;
 `capmock serve --wire` (flag, CAPMOCK_SERVE_WIRE, capmock.toml) is checked in
 tests/test_config.py.
 """
