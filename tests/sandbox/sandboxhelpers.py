@@ -8,10 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 from flask.testing import FlaskClient
-from wireforms import pinned
 
 from capmock.mockserver.settings import Settings
 from capmock.mockserver.wsgi import create_app
+from capmock.openapi import envelope
 from capmock.openapi.codec import data_to_xml, xml_to_data
 
 MEDIA = {"json": "application/json", "xml": "application/xml"}
@@ -24,7 +24,7 @@ OPENED: list[Any] = []  # the stores of the sandboxes made here, closed by close
 def sandbox(**settings: Any) -> FlaskClient:
     """A test client of a fresh sandbox (in memory unless store= or STORE says otherwise)."""
     settings.setdefault("store", STORE["default"])
-    app = create_app(Settings(mode="sandbox", **pinned(settings)))
+    app = create_app(Settings(mode="sandbox", **settings))
     OPENED.append(app.extensions["capmock"].sandbox.store)
     return app.test_client()
 
@@ -64,6 +64,12 @@ def listed(value: Any) -> list[Any]:
 
 def code_of(item: dict[str, Any]) -> int:
     return int(item["item_status"]["code"])
+
+
+def request_code(response: dict[str, Any]) -> int | None:
+    """The request-level code (status.code) of an answer's `response`, in either format:
+    a JSON number on the platform's wire, a string in XML and in the document's form."""
+    return envelope.request_code({"response": response})
 
 
 def empty_sandbox(**settings: Any) -> FlaskClient:
