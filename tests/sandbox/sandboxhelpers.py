@@ -19,6 +19,10 @@ JSON = MEDIA["json"]
 ADMIN = {"X-Capmock-Admin": "1"}  # a bodyless admin POST that no other site could send
 STORE = {"default": ":memory:"}  # a test module's fixture may point it at PostgreSQL
 OPENED: list[Any] = []  # the stores of the sandboxes made here, closed by close_stores()
+# outcome() of item-level failures on the platform's HTTP status policy (the default): HTTP 200,
+# the request-level code in the body
+ALL_FAILED = (200, 500)
+SOME_FAILED = (200, 201)
 
 
 def sandbox(**settings: Any) -> FlaskClient:
@@ -58,7 +62,8 @@ def get(c: FlaskClient, path: str, query: str, fmt: str = "json") -> tuple[int, 
 
 
 def listed(value: Any) -> list[Any]:
-    """A repeated element as a list (one item is an object in both formats)."""
+    """A repeated element as a list (in XML one item is an object; the platform's JSON
+    writes an array, one item or many)."""
     return value if isinstance(value, list) else [] if value in (None, "") else [value]
 
 
@@ -70,6 +75,11 @@ def request_code(response: dict[str, Any]) -> int | None:
     """The request-level code (status.code) of an answer's `response`, in either format:
     a JSON number on the platform's wire, a string in XML and in the document's form."""
     return envelope.request_code({"response": response})
+
+
+def outcome(status: int, response: dict[str, Any]) -> tuple[int, int | None]:
+    """The HTTP status and the request-level code of an answer."""
+    return status, request_code(response)
 
 
 def empty_sandbox(**settings: Any) -> FlaskClient:
