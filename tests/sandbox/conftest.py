@@ -38,9 +38,6 @@ ADMIN_URL_ENV = "CAPMOCK_TEST_POSTGRES"
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 CAPMOCK = str(Path(sys.executable).with_name("capmock"))
 READY_SECONDS = 30  # a noisy 2-core machine may take a while to spawn the workers
-# the served sandbox on the document's JSON form and mirror, as these tests were written
-# (tests/wireforms.py)
-DOCUMENT_ARGS = ("--wire", "document", "--http-status", "mirror")
 
 
 # --- PostgreSQL ------------------------------------------------------------------------
@@ -197,7 +194,7 @@ class Server:
         self.done = False  # the process group is gone
         with log.open("ab") as out:
             self.process = subprocess.Popen(
-                [CAPMOCK, "serve", "--port", str(self.port), *DOCUMENT_ARGS, *args], stdout=out,
+                [CAPMOCK, "serve", "--port", str(self.port), *args], stdout=out,
                 stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
     def output(self) -> str:
@@ -245,19 +242,23 @@ class Server:
         return status, json.loads(raw)
 
     def add(self, customer: dict[str, Any], timeout: float = 30) -> tuple[int, dict[str, Any]]:
-        """Register one customer: the HTTP status and the answer's item."""
+        """Register one customer: the HTTP status and the answer's item (the platform's
+        JSON, the default: customers.customer is an array, of one here)."""
         status, answer = self.post("add", [customer], timeout)
-        return status, answer["response"]["customers"]["customer"]
+        (item,) = answer["response"]["customers"]["customer"]
+        return status, item
 
     @staticmethod
     def acknowledged(status: int, item: dict[str, Any]) -> bool:
-        """The server says the registration is stored: HTTP 200 and item code 1000."""
+        """The server says the registration is stored: HTTP 200 and item code 1000 (the
+        platform's HTTP status policy answers an item failure with HTTP 200 too)."""
         return status == 200 and item.get("item_status", {}).get("code") == "1000"
 
     def get(self, query: str, timeout: float = 30) -> dict[str, Any]:
-        """customer/get of one customer: the answer's item."""
+        """customer/get of one customer: the answer's item (of a one-item array)."""
         raw = request(f"{self.base}/v1.1/customer/get?format=json&{query}", None, timeout)[1]
-        return json.loads(raw)["response"]["customers"]["customer"]
+        (item,) = json.loads(raw)["response"]["customers"]["customer"]
+        return item
 
 
 def request(url: str, body: bytes | None = None, timeout: float = 30) -> tuple[int, bytes]:

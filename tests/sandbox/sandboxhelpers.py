@@ -8,10 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 from flask.testing import FlaskClient
-from wireforms import pinned
 
 from capmock.mockserver.settings import Settings
 from capmock.mockserver.wsgi import create_app
+from capmock.openapi import envelope
 from capmock.openapi.codec import data_to_xml, xml_to_data
 
 MEDIA = {"json": "application/json", "xml": "application/xml"}
@@ -19,12 +19,16 @@ JSON = MEDIA["json"]
 ADMIN = {"X-Capmock-Admin": "1"}  # a bodyless admin POST that no other site could send
 STORE = {"default": ":memory:"}  # a test module's fixture may point it at PostgreSQL
 OPENED: list[Any] = []  # the stores of the sandboxes made here, closed by close_stores()
+# outcome() of item-level failures on the platform's HTTP status policy (the default): HTTP 200,
+# the request-level code in the body
+ALL_FAILED = (200, 500)
+SOME_FAILED = (200, 201)
 
 
 def sandbox(**settings: Any) -> FlaskClient:
     """A test client of a fresh sandbox (in memory unless store= or STORE says otherwise)."""
     settings.setdefault("store", STORE["default"])
-    app = create_app(Settings(mode="sandbox", **pinned(settings)))
+    app = create_app(Settings(mode="sandbox", **settings))
     OPENED.append(app.extensions["capmock"].sandbox.store)
     return app.test_client()
 
@@ -58,12 +62,24 @@ def get(c: FlaskClient, path: str, query: str, fmt: str = "json") -> tuple[int, 
 
 
 def listed(value: Any) -> list[Any]:
-    """A repeated element as a list (one item is an object in both formats)."""
+    """A repeated element as a list (in XML one item is an object; the platform's JSON
+    writes an array, one item or many)."""
     return value if isinstance(value, list) else [] if value in (None, "") else [value]
 
 
 def code_of(item: dict[str, Any]) -> int:
     return int(item["item_status"]["code"])
+
+
+def request_code(response: dict[str, Any]) -> int | None:
+    """The request-level code (status.code) of an answer's `response`, in either format:
+    a JSON number on the platform's wire, a string in XML and in the document's form."""
+    return envelope.request_code({"response": response})
+
+
+def outcome(status: int, response: dict[str, Any]) -> tuple[int, int | None]:
+    """The HTTP status and the request-level code of an answer."""
+    return status, request_code(response)
 
 
 def empty_sandbox(**settings: Any) -> FlaskClient:

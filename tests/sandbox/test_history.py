@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sandboxhelpers import code_of, decode, listed, sandbox
+from sandboxhelpers import ALL_FAILED, SOME_FAILED, code_of, decode, listed, outcome, sandbox
 
 from capmock.mockserver.sandbox import transfer
 from capmock.openapi.contract import json_errors, xml_errors
@@ -30,13 +30,15 @@ def load(c: Any, *customers: dict[str, Any]) -> None:
 
 
 def ask(c: Any, path: str, query: str, fmt: str) -> tuple[int, dict[str, Any]]:
-    """GET customer/<path>; the answer must validate strictly (XML: XSD and data)."""
+    """GET customer/<path>; the answer must validate strictly (XML: XSD and data; JSON: also
+    on the platform's wire, the default)."""
     answer = c.get(f"/v1.1/customer/{path}?format={fmt}&{query}")
     op_id = PATHS[path]
     if fmt == "xml":
         assert xml_errors(op_id, "response", answer.data, "strict") == []
     data = decode(answer.data, fmt)
-    assert json_errors(op_id, "response", data, "strict") == []
+    wire = "platform" if fmt == "json" else None
+    assert json_errors(op_id, "response", data, "strict", wire=wire) == []
     return answer.status_code, data["response"]
 
 
@@ -132,7 +134,8 @@ def test_transactions_counts_come_from_the_data(shop: Any, fmt: str) -> None:
     _, answer = ask(shop, "transactions", f"mobile={MOBILE}&limit=2&order=asc", fmt)
     got = only(answer["customer"])
     assert (got["count"], got["rows"], got["start"]) == ("3", "2", "11")
-    assert (got["firstname"], got["lifetime_points"]) == ("Asha", "40")
+    points = 40 if fmt == "json" else "40"  # the platform's JSON writes points as numbers (D111)
+    assert (got["firstname"], got["lifetime_points"]) == ("Asha", points)
     shown = listed(got["transactions"]["transaction"])[0]
     assert "till_code" not in shown and "store_id" not in shown  # filter-only fields
     assert shown["store"] == "Alpha" and shown["points"] == {"issued": "1", "redeemed": "0"}
@@ -149,11 +152,12 @@ def test_transactions_of_several_customers(shop: Any, fmt: str) -> None:
     status, answer = ask(shop, "transactions",
                          f"mobile={MOBILE},919100000404,{OTHER}&transaction_id=11", fmt)
     got = listed(answer["customer"])
-    assert status == 201 and [code_of(i) for i in got] == [1000, 1012, 1000]
+    assert outcome(status, answer) == SOME_FAILED
+    assert [code_of(i) for i in got] == [1000, 1012, 1000]
     assert [ids(i, "transactions", "transaction") for i in (got[0], got[2])] == [["11"], ["11"]]
     assert got[1]["mobile"] == "919100000404" and "transactions" not in got[1]
     status, answer = ask(shop, "transactions", "mobile=919100000404", fmt)
-    assert status == 500 and code_of(only(answer["customer"])) == 1012
+    assert outcome(status, answer) == ALL_FAILED and code_of(only(answer["customer"])) == 1012
 
 
 def test_transactions_by_user_id_shows_it(shop: Any, fmt: str) -> None:
@@ -164,7 +168,8 @@ def test_transactions_by_user_id_shows_it(shop: Any, fmt: str) -> None:
         wanted = tx.customer("mobile", MOBILE).user_id
     status, answer = ask(shop, "transactions", f"user_id={wanted},999999", fmt)
     got = listed(answer["customer"])
-    assert status == 201 and got[0]["user_id"] == wanted and code_of(got[0]) == 1000
+    assert outcome(status, answer) == SOME_FAILED
+    assert got[0]["user_id"] == wanted and code_of(got[0]) == 1000
     assert code_of(got[1]) == 1011 and got[1]["user_id"] == "999999"
 
 
@@ -243,10 +248,11 @@ def test_redemptions_of_several_customers(redeemer: Any, fmt: str) -> None:
     status, answer = ask(redeemer, "redemptions",
                          f"mobile={OTHER},919100000404,{MOBILE}&type=points", fmt)
     got = listed(answer["customer"])
-    assert status == 201 and [code_of(i) for i in got] == [1000, 1012, 1000]
+    assert outcome(status, answer) == SOME_FAILED
+    assert [code_of(i) for i in got] == [1000, 1012, 1000]
     assert ids(got[0]["redemptions"], "points", "point") == ["60"]
     status, answer = ask(redeemer, "redemptions", "email=nobody@example.com", fmt)
-    assert status == 500 and code_of(only(answer["customer"])) == 1012
+    assert outcome(status, answer) == ALL_FAILED and code_of(only(answer["customer"])) == 1012
 
 
 # --- customer/coupons -------------------------------------------------------------------
@@ -315,7 +321,8 @@ def test_coupons_show_their_redemptions_counted(holder: Any, fmt: str) -> None:
 def test_coupons_of_an_unknown_customer(holder: Any, fmt: str) -> None:
     status, answer = ask(holder, "coupons", "external_id=NOPE", fmt)
     got = only(answer["customers"]["customer"])
-    assert status == 500 and code_of(got) == 1012 and got["external_id"] == "NOPE"
+    assert outcome(status, answer) == ALL_FAILED
+    assert code_of(got) == 1012 and got["external_id"] == "NOPE"
 
 
 # --- customer/interaction ----------------------------------------------------------------
@@ -415,8 +422,8 @@ def test_interaction_of_several_customers(social: Any, fmt: str) -> None:
     status, answer = ask(social, "interaction",
                          f"mobile={OTHER},919100000404&network=twitter", fmt)
     got = listed(answer["customer"])
-    assert status == 201 and [code_of(i) for i in got] == [1000, 1012]
+    assert outcome(status, answer) == SOME_FAILED and [code_of(i) for i in got] == [1000, 1012]
     assert flat(got[0]) == [("twitter", "tweet", "10")] and got[0]["id"].isdigit()
     status, answer = ask(social, "interaction", "user_id=999999", fmt)
     got = only(answer["customer"])
-    assert status == 500 and code_of(got) == 1011 and got["id"] == "999999"
+    assert outcome(status, answer) == ALL_FAILED and code_of(got) == 1011 and got["id"] == "999999"
