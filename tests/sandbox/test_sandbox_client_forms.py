@@ -220,11 +220,9 @@ def test_issue_14_acceptance_on_a_served_sandbox(serve: Any) -> None:
 
     from capmock.mockserver.settings import Settings
 
-    # the fixture pins the document's form and mirror (tests/wireforms.py); the issue's
-    # acceptance is on the defaults, platform and platform, named back here
+    # the issue's acceptance is on the defaults, platform and platform: no --wire flag
     assert (Settings().wire, Settings().http_status) == ("platform", "platform")
-    server = serve("--auth", "till1:123", "--store", ":memory:", "--wire", "platform",
-                   "--http-status", "platform")
+    server = serve("--auth", "till1:123", "--store", ":memory:")
     digest = hashlib.md5(b"123").hexdigest()
     good = {"Authorization": "Basic " + base64.b64encode(f"till1:{digest}".encode()).decode()}
     plain = {"Authorization": "Basic " + base64.b64encode(b"till1:123").decode()}
