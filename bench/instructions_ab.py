@@ -6,8 +6,8 @@ cost. Instruction counts do not: each install's WSGI app is called in a loop,
 in process, under valgrind's callgrind (no PMU here, so no `perf stat`), once
 with N1 and once with N2 requests; (Ir(N2) - Ir(N1)) / (N2 - N1) is the
 instructions one request costs, start-up and warm-up cancelled out. The app
-is made as `capmock serve`'s workers make it (created, collected, frozen:
-wsgi.serve_app), garbage collection on. What it
+is made by `wsgi.serve_app`, as each worker of `capmock serve` makes it
+(created, collected, frozen), garbage collection on. What it
 leaves out: the server (granian) and the network, the same for both, and cache
 and branch effects, which callgrind does not simulate here.
 
@@ -32,18 +32,16 @@ from pathlib import Path
 import mock_throughput as bench
 
 DRIVER = r"""
-import gc, io, json, sys
+import io, json, os, sys
 from werkzeug.test import EnvironBuilder
-from capmock.mockserver.settings import Settings
-from capmock.mockserver.wsgi import create_app
+from capmock.mockserver.wsgi import serve_app
 
 case, n = json.loads(sys.argv[1]), int(sys.argv[2])
 body = bytes.fromhex(case["body"])
 environ = EnvironBuilder(path=case["path"], query_string=case["query"], method=case["method"],
                          headers=case["headers"], data=body or None).get_environ()
-app = create_app(Settings())
-gc.collect()
-gc.freeze()  # as capmock serve's workers do (wsgi.serve_app)
+os.environ.pop("CAPMOCK_SETTINGS", None)  # the default settings
+app = serve_app()  # made as each worker of capmock serve makes it (created, frozen)
 statuses = []
 
 def start_response(status, headers, exc=None):
@@ -94,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--n2 must be larger than --n1")
     if shutil.which("valgrind") is None:
         parser.error("valgrind is not installed: apt-get install -y valgrind")
-    installs = {"capmock": sys.executable, "baseline": args.baseline}
+    # absolute, not resolved: a venv's python is a symlink to the base interpreter
+    installs = {"capmock": sys.executable, "baseline": str(Path.cwd() / args.baseline)}
     cases = [bench.all_cases()[name] for name in args.cases]
     with tempfile.TemporaryDirectory(prefix="capmock-ir-") as tmp:
         work = Path(tmp)

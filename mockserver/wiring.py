@@ -18,13 +18,13 @@ from capmock.mockserver.sandbox.options import sandbox_options, sandbox_settings
 if TYPE_CHECKING:
     from flask import Flask
 
-    from capmock.mockserver.port import AnsweringPort
+    from capmock.mockserver.sandbox.service import Sandbox
     from capmock.mockserver.settings import Settings
 
 __all__ = ["answering_port", "register_admin", "sandbox_options", "sandbox_settings"]
 
 
-def answering_port(settings: Settings) -> AnsweringPort | None:
+def answering_port(settings: Settings) -> Sandbox | None:
     """The sandbox of mode sandbox (its store opened and seeded); None: replay."""
     if settings.mode != "sandbox":
         return None
@@ -33,9 +33,8 @@ def answering_port(settings: Settings) -> AnsweringPort | None:
     return Sandbox(settings)
 
 
-def register_admin(app: Flask, port: AnsweringPort | None) -> None:
-    """The /__capmock/sandbox/ endpoints (they answer 404 in replay mode)."""
+def register_admin(app: Flask, box: Sandbox | None) -> None:
+    """The /__capmock/sandbox/ endpoints of `box` (None: replay; they answer 404)."""
     from capmock.mockserver.sandbox import admin
-    from capmock.mockserver.sandbox.service import Sandbox
 
-    admin.register(app, port if isinstance(port, Sandbox) else None)
+    admin.register(app, box)

@@ -52,6 +52,7 @@ from capmock.mockserver.proxy.mask import Masker
 from capmock.mockserver.sandbox.sandboxfile import FORMAT, dumps, schema_problem
 from capmock.openapi import clean, negotiation
 from capmock.openapi.codec import CodecError, data_to_xml, xml_to_data
+from capmock.openapi.contract import as_text
 
 LOG = logging.getLogger("capmock.proxy")
 IDENTIFIERS = ("user_id", "mobile", "email", "external_id")
@@ -98,19 +99,6 @@ def at(data: Any, path: list[str]) -> list[Doc]:
     for step in path:
         found = [v for d in found if isinstance(d, dict) for v in each(d.get(step))]
     return [d for d in found if isinstance(d, dict)]
-
-
-def as_text(value: Any) -> Any:
-    """Numbers and booleans as the XML form writes them; lists and objects throughout."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: as_text(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [as_text(v) for v in value]
-    return value
 
 
 def empty(value: Any) -> bool:
