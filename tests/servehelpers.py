@@ -137,3 +137,27 @@ def children(pid: int) -> set[int]:
         text = (task / "children").read_text()
         found.update(int(child) for child in text.split())
     return found
+
+
+def listening(pids: set[int], port: int) -> set[int]:
+    """Those of `pids` that hold a socket listening on `port` (Linux /proc).
+    granian binds one SO_REUSEPORT socket per worker on Linux, so a worker
+    takes connections only from then on; a spawned one has not yet."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":
+                inodes.add(f"socket:[{fields[9]}]")
+    return {pid for pid in pids if inodes & open_files(pid)}
+
+
+def open_files(pid: int) -> set[str]:
+    """What the process's file descriptors point at ('socket:[inode]' ...);
+    empty for a process that is gone, without those closed meanwhile."""
+    found = set()
+    with suppress(FileNotFoundError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with suppress(FileNotFoundError):
+                found.add(str(fd.readlink()))
+    return found

@@ -24,6 +24,7 @@ from servehelpers import (
     connect,
     free_port,
     get,
+    listening,
     running,
 )
 
@@ -109,18 +110,25 @@ def test_idle_time_out_closes_idle_connections_but_not_slow_answers(tmp_path: Pa
 
 
 def test_a_killed_worker_is_respawned_and_the_server_keeps_answering(tmp_path: Path) -> None:
+    """Both workers listening, one is killed: granian starts another, and the
+    server answers once the dead one is gone. (Each worker holds its own
+    SO_REUSEPORT socket: killing the only one listening yet would refuse
+    connections until the next binds, so the test waits for 2 listening
+    workers, not 2 processes; and a connection the kernel queued on the dying
+    worker's socket is reset, so it asks only after the dead one is reaped.)"""
     with running(tmp_path / "serve.log", "--workers", "2", "--no-access-log") as server:
-        deadline = time.monotonic() + 15
-        while len(workers := children(server.process.pid)) < 2:
-            assert time.monotonic() < deadline, "granian did not start 2 workers"
+        deadline = time.monotonic() + 30  # a worker loads the app in ~1 s, more under load
+        while len(workers := listening(children(server.process.pid), server.port)) < 2:
+            assert time.monotonic() < deadline, "granian did not start 2 listening workers"
             time.sleep(0.1)
         victim = min(workers)
         os.kill(victim, signal.SIGKILL)
-        while not children(server.process.pid) - workers or victim in children(
-                server.process.pid):  # a new worker, and the dead one reaped
+        while not (new := listening(children(server.process.pid), server.port) - workers) \
+                or victim in children(server.process.pid):  # a new worker, the dead one reaped
             assert server.process.poll() is None, f"the server exited:\n{server.output()}"
-            assert time.monotonic() < deadline, "no new worker"
+            assert time.monotonic() < deadline, "no new listening worker"
             time.sleep(0.1)
+        assert len(new) == 1
         for _ in range(20):  # on fresh connections, spread over both workers
             assert get(server.base + "/v1.1/customer/get?mobile=19889999999")[0] == 200
         assert server.process.poll() is None
