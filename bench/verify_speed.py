@@ -11,7 +11,11 @@ client once per round, 2 rounds, median reported):
                same phases, max-examples, seed, deterministic generation and
                worker count, `--continue-on-failure`, and st's default checks;
 - st-minimal   the same with `--checks not_a_server_error`: the difference to
-               `st` is what st's own checks cost.
+               `st` is what st's own checks cost;
+- sandbox      `capmock verify` (full default run) against a fresh sandbox:
+               `capmock serve --mode sandbox --workers 2` on a new SQLite file
+               for every round, started before the clock starts (full runs
+               only; --no-sandbox leaves it out).
 
 Each client runs once with all phases (the wall-time target) and once per
 phase: the phases cost very different amounts per case (coverage cases are
@@ -29,8 +33,9 @@ response (passed + failed over all cells).
 `--profile` instead runs capmock's suite in this process against the mock
 under cProfile (every thread) and prints where the client's time goes.
 
-Targets: the capmock run under 60 s on a 2-core machine, and at most 20%
-lower throughput (cases/s) than plain `st run`. See bench/README.md.
+Targets: the capmock run under 60 s on a 2-core machine (the sandbox run
+under 90 s), and at most 20% lower throughput (cases/s) than plain `st run`.
+See bench/README.md.
 """
 
 from __future__ import annotations
@@ -63,10 +68,13 @@ BIN = Path(sys.executable).parent
 DOCUMENT = "capillary-customer-v1.1.yaml"
 PHASES = "examples,coverage,fuzzing,stateful"
 ALL = "all"
-CLIENTS = ("capmock", "st", "st-minimal")
+CLIENTS = ("capmock", "st", "st-minimal")  # against one replay mock, compared
+SANDBOX = "sandbox"  # capmock verify against a fresh sandbox server per round
+URL = "{url}"  # in a client's arguments: the base URL of the server it runs against
 COMPARABLE = ("examples", "coverage", "fuzzing")  # phases compared like for like
 DEFAULT_MAX_EXAMPLES = 10
 WALL_TARGET_S = 60.0
+SANDBOX_TARGET_S = 90.0
 THROUGHPUT_BUDGET = 0.80  # capmock's cases/s at least 80% of st's
 HEALTH_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -203,11 +211,12 @@ def stop(server: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def mock_server(log: Path) -> Iterator[tuple[str, int]]:
-    """`capmock serve` on a free port: its base URL and pid, stopped on the way out."""
+def mock_server(log: Path, *extra: str) -> Iterator[tuple[str, int]]:
+    """`capmock serve EXTRA` on a free port: its base URL and pid, stopped on the
+    way out."""
     port = free_port()
     command = [str(BIN / "capmock"), "serve", "--host", HOST, "--port", str(port),
-               "--workers", "2", "--no-access-log"]
+               "--workers", "2", "--no-access-log", *extra]
     with log.open("wb") as out:
         server = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
         try:
@@ -275,7 +284,7 @@ def st_generated(output: str) -> int | None:
 
 @dataclass(frozen=True)
 class Client:
-    name: str  # one of CLIENTS
+    name: str  # one of CLIENTS, or SANDBOX
     phases: str  # ALL or one phase
     tool: str
     args: tuple[str, ...]
@@ -286,6 +295,9 @@ class Client:
 
     def command(self) -> str:
         return " ".join([self.tool, *self.args])
+
+    def arguments(self, url: str) -> list[str]:
+        return [url if arg == URL else arg for arg in self.args]
 
 
 def capmock_args(url: str, phases: str, max_examples: int) -> list[str]:
@@ -308,19 +320,20 @@ def st_args(url: str, document: Path, phases: str, max_examples: int) -> list[st
             "--workers", "1", "--continue-on-failure", "--no-color"]
 
 
-def client(name: str, phases: str, url: str, document: Path, max_examples: int) -> Client:
-    if name == "capmock":
-        return Client(name, phases, "capmock", tuple(capmock_args(url, phases, max_examples)))
-    args = st_args(url, document, phases, max_examples)
+def client(name: str, phases: str, document: Path, max_examples: int) -> Client:
+    if name in ("capmock", SANDBOX):
+        return Client(name, phases, "capmock", tuple(capmock_args(URL, phases, max_examples)))
+    args = st_args(URL, document, phases, max_examples)
     if name == "st-minimal":
         args += ["--checks", "not_a_server_error"]
     return Client(name, phases, "st", tuple(args))
 
 
-def clients(url: str, document: Path, max_examples: int, split: bool) -> list[Client]:
+def clients(document: Path, max_examples: int, split: bool, sandbox: bool) -> list[Client]:
     phase_sets = [ALL, *(PHASES.split(",") if split else [])]
-    return [client(name, phases, url, document, max_examples)
+    plan = [client(name, phases, document, max_examples)
             for phases in phase_sets for name in CLIENTS]
+    return plan + ([client(SANDBOX, ALL, document, max_examples)] if sandbox else [])
 
 
 def packaged_document(directory: Path) -> Path:
@@ -330,13 +343,25 @@ def packaged_document(directory: Path) -> Path:
     return path
 
 
-def measure(plan: list[Client], repeat: int, server_pid: int, logs: Path) -> list[Result]:
+@contextlib.contextmanager
+def fresh_sandbox(logs: Path, attempt: int) -> Iterator[tuple[str, int]]:
+    """A sandbox server on a new SQLite file (seeded as `capmock serve` seeds it)."""
+    with (tempfile.TemporaryDirectory(prefix="verify-speed-sandbox-") as tmp,
+          mock_server(logs / f"serve.{SANDBOX}.{attempt}.log", "--mode", "sandbox",
+                      "--store", str(Path(tmp) / "sandbox.sqlite")) as server):
+        yield server
+
+
+def measure(plan: list[Client], repeat: int, replay: tuple[str, int],
+            logs: Path) -> list[Result]:
     """Every client once per round; rounds interleave, so drift hits all clients."""
     samples: dict[Client, list[Sample]] = {c: [] for c in plan}
     for attempt in range(1, repeat + 1):
         for each in plan:
             log = logs / f"{each.name}.{each.phases}.{attempt}.log"
-            sample = run_child(each.tool, list(each.args), server_pid, log)
+            with (fresh_sandbox(logs, attempt) if each.name == SANDBOX
+                  else contextlib.nullcontext(replay)) as (url, server_pid):
+                sample = run_child(each.tool, each.arguments(url), server_pid, log)
             print(f"  round {attempt} {each.label}: {sample.wall_s:.1f} s, "
                   f"{sample.requests} requests, exit {sample.exit_code}",
                   file=sys.stderr, flush=True)
@@ -424,10 +449,22 @@ def wall_line(wall_s: float, default_run: bool) -> str:
             f"under {WALL_TARGET_S:.0f} s: {wall_s:.1f} s")
 
 
+def sandbox_line(by: dict[tuple[str, str], Result], default_run: bool) -> list[str]:
+    if (SANDBOX, ALL) not in by:
+        return []
+    wall_s, exits = by[SANDBOX, ALL].median("wall_s"), exit_codes(by[SANDBOX, ALL])
+    if not default_run:
+        return [f"n/a    the {SANDBOX_TARGET_S:.0f} s sandbox target is for the default "
+                f"max-examples {DEFAULT_MAX_EXAMPLES}; it took {wall_s:.1f} s (exit {exits})"]
+    verdict = "met   " if wall_s < SANDBOX_TARGET_S and exits == "0" else "MISSED"
+    return [f"{verdict} capmock verify against a fresh sandbox under "
+            f"{SANDBOX_TARGET_S:.0f} s, exit 0: {wall_s:.1f} s, exit {exits}"]
+
+
 def verdicts(by: dict[tuple[str, str], Result], phase_sets: list[str],
              default_run: bool) -> list[str]:
     full = by["capmock", ALL]
-    lines = [wall_line(full.median("wall_s"), default_run),
+    lines = [wall_line(full.median("wall_s"), default_run), *sandbox_line(by, default_run),
              budget_line("full runs (phase mixes differ)",
                          full.cases_per_s / by["st", ALL].cases_per_s)]
     if len(phase_sets) == 1:
@@ -444,15 +481,16 @@ def verdicts(by: dict[tuple[str, str], Result], phase_sets: list[str],
     return lines
 
 
-def exit_codes(results: list[Result], name: str) -> str:
-    codes = sorted({s.exit_code for r in results if r.name == name for s in r.samples})
+def exit_codes(*results: Result) -> str:
+    codes = sorted({s.exit_code for r in results for s in r.samples})
     return "/".join(map(str, codes))
 
 
 def report(results: list[Result], settings: str, load_before: str, default_run: bool) -> str:
     by = {(r.name, r.phases): r for r in results}
-    phase_sets = list(dict.fromkeys(r.phases for r in results))
-    exits = "; ".join(f"{name}: {exit_codes(results, name)}" for name in CLIENTS)
+    phase_sets = list(dict.fromkeys(r.phases for r in results if r.name in CLIENTS))
+    exits = "; ".join(f"{name}: {exit_codes(*(r for r in results if r.name == name))}"
+                      for name in dict.fromkeys(r.name for r in results))
     return "\n".join([
         f"verify_speed: {settings}",
         f"machine: {platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}"
@@ -591,6 +629,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="rounds of every client (default 2; 1 with --quick)")
     parser.add_argument("--no-split", dest="split", action="store_false",
                         help="only the full runs, not also one run per phase")
+    parser.add_argument("--no-sandbox", dest="sandbox", action="store_false",
+                        help="leave out the run against a fresh sandbox")
     parser.add_argument("--profile", action="store_true",
                         help="instead: profile capmock's suite in-process against the mock")
     parser.add_argument("--logs", type=Path,
@@ -609,13 +649,13 @@ def main(argv: list[str] | None = None) -> int:
         logs = options.logs or Path(tmp)
         logs.mkdir(parents=True, exist_ok=True)
         document = packaged_document(logs)
-        with mock_server(logs / "serve.log") as (url, pid):
-            print(f"mock on {url}", file=sys.stderr, flush=True)
+        with mock_server(logs / "serve.log") as replay:
+            print(f"mock on {replay[0]}", file=sys.stderr, flush=True)
             if options.profile:
-                print(profile_capmock(url, max_examples, PROFILE_TOP))
+                print(profile_capmock(replay[0], max_examples, PROFILE_TOP))
                 return 0
-            plan = clients(url, document, max_examples, options.split)
-            results = measure(plan, repeat, pid, logs)
+            plan = clients(document, max_examples, options.split, options.sandbox)
+            results = measure(plan, repeat, replay, logs)
     print(report(results, settings, load_before, max_examples == DEFAULT_MAX_EXAMPLES))
     if options.json:
         options.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
