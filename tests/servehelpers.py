@@ -63,12 +63,14 @@ class Running:
 
 @contextmanager
 def running(log: Path, *args: str, command: str = "serve",
-            ready_path: str = "/__capmock/health") -> Iterator[Running]:
+            ready_path: str = "/__capmock/health",
+            env: dict[str, str] | None = None) -> Iterator[Running]:
     """`capmock COMMAND --port P ARGS` until the block ends (then killed)."""
     port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen([CAPMOCK, command, "--port", str(port), *args],
-                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                   env=env)
     base = f"http://{HOST}:{port}"
     try:
         wait_ready(base, process, path=ready_path)
