@@ -136,8 +136,8 @@ def children(pid: int) -> set[int]:
     """The process's direct children (Linux /proc), e.g. granian's workers."""
     found: set[int] = set()
     for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text()
-        found.update(int(child) for child in text.split())
+        with suppress(FileNotFoundError):  # a thread that ended since the listing
+            found.update(int(child) for child in (task / "children").read_text().split())
     return found
 
 
