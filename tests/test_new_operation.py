@@ -15,7 +15,6 @@ copy is compared with the repository's at the end.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import os
@@ -52,7 +51,7 @@ def renamed(value: Any) -> Any:
         return {renamed(k): renamed(v) for k, v in value.items()}
     if isinstance(value, list):
         return [renamed(v) for v in value]
-    return copy.deepcopy(value)
+    return value  # a number, a boolean or None
 
 
 def names_model(value: Any) -> bool:
